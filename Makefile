@@ -1,0 +1,64 @@
+# `make run` starts the whole product; `make test` checks it. Both set up and train first.
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(PY) -m rasa
+SPACY_PIPELINE := build/spacy/en_shop/meta.json
+FAQ_TRAINING := data/nlu/faq.yml
+
+export ACTIONS_PORT ?= 5055
+export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
+# Keep TensorFlow's start-up chatter out of the output.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup train run test db benchmark clean
+
+setup: $(VENV)/.installed $(SPACY_PIPELINE) $(FAQ_TRAINING) db
+
+# The venv needs Python 3.10: $PYTHON, python3.10 on PATH, or pyenv's newest 3.10.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@set -e; found=""; \
+	for candidate in "$$PYTHON" python3.10 $$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.10.*/bin/python 2>/dev/null | sort -V -r); do \
+	  if [ -n "$$candidate" ] && "$$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then found="$$candidate"; break; fi; \
+	done; \
+	if [ -z "$$found" ]; then \
+	  echo "error: Python 3.10 not found (rasa 3.6 needs Python < 3.11)." >&2; \
+	  echo "Install it (e.g. 'pyenv install 3.10' or 'apt-get install python3.10 python3.10-venv'), or set PYTHON=/path/to/python3.10." >&2; \
+	  exit 1; \
+	fi; \
+	[ -x $(PY) ] || "$$found" -m venv $(VENV); \
+	echo "installing into $(VENV) with $$found"
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+$(SPACY_PIPELINE): bot/nlp.py $(VENV)/.installed
+	$(PY) -m bot spacy-build
+
+$(FAQ_TRAINING): $(wildcard data/faq/*.yml) bot/faq.py $(VENV)/.installed
+	$(PY) -m bot faq-generate
+
+# Migrations and the demo shop; both are no-ops when already applied.
+db: $(VENV)/.installed
+	$(PY) -m bot db-setup
+
+# Rasa's fingerprint skips training when data and config are unchanged; it does not
+# see inside the spaCy pipeline, so a rebuilt pipeline forces a retrain.
+train: setup
+	@newest=$$(ls -t models/*.tar.gz 2>/dev/null | head -n 1); force=""; \
+	if [ -n "$$newest" ] && [ $(SPACY_PIPELINE) -nt "$$newest" ]; then force="--force"; fi; \
+	$(RASA) train --num-threads 2 $$force
+
+run: setup train
+	$(PY) -m bot run
+
+test: setup train
+	$(PY) -m pytest
+	$(RASA) data validate --fail-on-warnings
+	$(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors --out results
+
+# The external NLU benchmark (measurement only; never train on it).
+benchmark: train
+	$(PY) -m bot benchmark-nlu
+
+clean:
+	rm -rf build models results var

@@ -1,0 +1,1 @@
+"""Rasa custom actions, one module per domain; served by `python -m rasa_sdk --actions actions`."""

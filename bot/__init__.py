@@ -1,0 +1,1 @@
+"""Shop assistant: data layer, web service, configuration and command line."""

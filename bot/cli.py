@@ -1,0 +1,76 @@
+"""Command line: `python -m bot <command>` (the Makefile calls these)."""
+import argparse
+import logging
+import sys
+
+from bot.config import Config
+
+
+def _spacy_build(config: Config, args: argparse.Namespace) -> int:
+    from bot.nlp import save_pipeline
+
+    save_pipeline(config.spacy_pipeline_dir)
+    print(f"spaCy pipeline written to {config.spacy_pipeline_dir}")
+    return 0
+
+
+def _faq_generate(config: Config, args: argparse.Namespace) -> int:
+    from bot.faq import FaqValidationError, write_training_data
+
+    try:
+        count = write_training_data(config.faq_dir, config.faq_training_file)
+    except FaqValidationError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{count} FAQs -> {config.faq_training_file}")
+    return 0
+
+
+def _db_setup(config: Config, args: argparse.Namespace) -> int:
+    from bot import db, demo
+
+    db.upgrade(config.database_url)
+    engine = db.make_engine(config.database_url)
+    try:
+        print(demo.seed(db.make_session_factory(engine)))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _serve(config: Config, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.web.app import create_app
+
+    logging.basicConfig(level=logging.INFO)
+    web.run_app(create_app(config), host=config.host, port=config.web_port, print=None)
+    return 0
+
+
+def _run(config: Config, args: argparse.Namespace) -> int:
+    from bot.run import run
+
+    return run(config)
+
+
+def _benchmark_nlu(config: Config, args: argparse.Namespace) -> int:
+    from bot.benchmark import benchmark_nlu
+
+    return benchmark_nlu(args.csv, args.model)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("spacy-build", help="build the spaCy pipeline").set_defaults(func=_spacy_build)
+    sub.add_parser("faq-generate", help="validate data/faq/ and write data/nlu/faq.yml").set_defaults(func=_faq_generate)
+    sub.add_parser("db-setup", help="apply migrations and load the demo shop").set_defaults(func=_db_setup)
+    sub.add_parser("serve", help="run the web service").set_defaults(func=_serve)
+    sub.add_parser("run", help="run Rasa, the action server and the web service").set_defaults(func=_run)
+    bench = sub.add_parser("benchmark-nlu", help="score intents on a CSV benchmark")
+    bench.add_argument("--csv", default="../shared/benchmarks/nlu/dev.csv")
+    bench.add_argument("--model", default="models", help="model file or folder (newest model)")
+    bench.set_defaults(func=_benchmark_nlu)
+    args = parser.parse_args(argv)
+    sys.exit(args.func(Config.from_env(), args))

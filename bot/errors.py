@@ -1,0 +1,17 @@
+"""Domain errors, raised by the service layer and mapped to HTTP by the web middleware."""
+
+
+class DomainError(Exception):
+    """Base of the errors a user can be told about."""
+
+
+class InvalidInput(DomainError):
+    """The request itself is wrong (too long, malformed, missing a field)."""
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist, or is not the asker's to see."""
+
+
+class ServiceUnavailable(DomainError):
+    """A service the request needs (Rasa, the database) does not answer."""

@@ -1,0 +1,102 @@
+"""`make run`: start the Rasa server, the action server and the web service, wait
+until all three answer, print the URLs, and stop them all on Ctrl-C."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Dict, List
+
+from bot.config import Config
+
+READY_TIMEOUT_SECONDS = 180
+
+
+def commands(config: Config) -> Dict[str, List[str]]:
+    python = sys.executable
+    return {
+        "rasa": [
+            python, "-m", "rasa", "run", "--enable-api", "--cors", "*",
+            "--interface", config.host, "--port", str(config.rasa_port),
+            "--model", "models", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+        ],
+        "actions": [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(config.actions_port)],
+        "web": [python, "-m", "bot", "serve"],
+    }
+
+
+def health_urls(config: Config) -> Dict[str, str]:
+    return {
+        "rasa": f"{config.rasa_url}/status",  # answers once the model is loaded
+        "actions": f"{config.actions_url}/health",
+        "web": f"{config.web_url}/health",
+    }
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(processes: Dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def run(config: Config) -> int:
+    environment = {
+        **os.environ,
+        "SANIC_HOST": config.host,  # the action server's bind address
+        "ACTION_ENDPOINT_URL": f"{config.actions_url}/webhook",
+    }
+    processes: Dict[str, subprocess.Popen] = {}
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        for name, command in commands(config).items():
+            # Each child leads its own process group, so stopping it stops its children too.
+            processes[name] = subprocess.Popen(command, cwd=config.project_dir, env=environment, start_new_session=True)
+        pending = health_urls(config)
+        started = time.monotonic()
+        while pending:
+            for name in list(pending):
+                if processes[name].poll() is not None:
+                    print(f"\n{name} exited with code {processes[name].returncode}; stopping.", file=sys.stderr)
+                    return 1
+                if _answers(pending[name]):
+                    del pending[name]
+            if time.monotonic() - started > READY_TIMEOUT_SECONDS:
+                print(f"\nNot ready after {READY_TIMEOUT_SECONDS} s: {', '.join(pending)}; stopping.", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        print(
+            f"\nShop assistant is up after {time.monotonic() - started:.0f} s:\n"
+            f"  shop chat page   {config.web_url}/\n"
+            f"  Rasa REST        {config.rasa_url}/webhooks/rest/webhook\n"
+            f"  Rasa HTTP API    {config.rasa_url}/status\n"
+            f"  action server    {config.actions_url}/health\n"
+            f"Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while all(process.poll() is None for process in processes.values()):
+            time.sleep(0.5)
+        crashed = [name for name, process in processes.items() if process.poll() is not None]
+        print(f"\n{', '.join(crashed)} stopped unexpectedly; stopping the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping…", file=sys.stderr)
+        return 0
+    finally:
+        _stop(processes)

@@ -1,0 +1,1 @@
+"""The project's aiohttp web service (shop chat page, health, later admin and agent console)."""

@@ -1,0 +1,19 @@
+import pytest
+import sqlalchemy
+
+from bot import db, demo
+
+
+@pytest.mark.parametrize("url_fixture", ["sqlite_url", "postgres_url"])
+def test_migrations_and_demo_seed_are_idempotent(request, url_fixture):
+    url = request.getfixturevalue(url_fixture)
+    db.upgrade(url)
+    db.upgrade(url)  # a second run changes nothing
+    engine = db.make_engine(url)
+    sessions = db.make_session_factory(engine)
+    assert demo.seed(sessions) == "demo shop loaded"
+    assert demo.seed(sessions) == "demo shop already loaded"
+    with sessions() as session:
+        assert db.get_shop(session, "demo").name == "Demo Shop"
+        assert session.execute(sqlalchemy.text("SELECT count(*) FROM shops")).scalar() == 1
+    engine.dispose()

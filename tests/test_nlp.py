@@ -1,0 +1,50 @@
+import pytest
+
+from bot.nlp import build_pipeline
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return build_pipeline()
+
+
+def entities(nlp, text):
+    return [(ent.text, ent.label_) for ent in nlp(text).ents]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("where is order 100245", [("100245", "order_id")]),
+        ("order #1001 please", [("#1001", "order_id")]),
+        ("my purchase 113542617735902 hasnt come", [("113542617735902", "order_id")]),
+        ("tracking no SPXGB0123456789", [("SPXGB0123456789", "tracking_number")]),
+        ("ups 1z999aa10123456784 says delivered", [("1z999aa10123456784", "tracking_number")]),
+        ("mail me at jo.doe+shop@example.co.uk", [("jo.doe+shop@example.co.uk", "email")]),
+        ("call +44 20 7946 0958 now", [("+44 20 7946 0958", "phone")]),
+        ("my number is 555-123-4567", [("555-123-4567", "phone")]),
+        ("or (555) 123-4567", [("(555) 123-4567", "phone")]),
+        ("order 100245 for jo@example.com", [("100245", "order_id"), ("jo@example.com", "email")]),
+    ],
+)
+def test_entity_ruler_finds_shop_entities(nlp, text, expected):
+    assert entities(nlp, text) == expected
+
+
+@pytest.mark.parametrize("text", ["I ordered 2 shirts", "it cost 45 euros", "on 12 march", "size 10", "hello"])
+def test_short_numbers_and_plain_words_are_not_entities(nlp, text):
+    assert entities(nlp, text) == []
+
+
+def test_lookup_lemmas_merge_inflections(nlp):
+    assert [t.lemma_ for t in nlp("orders ordered parcels arrived")] == ["order", "order", "parcel", "arrive"]
+
+
+def test_saved_pipeline_loads_with_its_patterns(tmp_path):
+    import spacy
+
+    from bot.nlp import save_pipeline
+
+    save_pipeline(tmp_path / "en_shop")
+    loaded = spacy.load(tmp_path / "en_shop")
+    assert [(e.text, e.label_) for e in loaded("order 100245").ents] == [("100245", "order_id")]

@@ -1,0 +1,87 @@
+"""`python -m bot run` end to end: the real Rasa server, action server and web service,
+on free ports, answering over the REST webhook; Ctrl-C leaves no process behind."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from bot.config import PROJECT_DIR
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def post(url, payload):
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory):
+    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
+    database = tmp_path_factory.mktemp("run") / "shop.db"
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "DATABASE_URL": f"sqlite:///{database}"}
+    subprocess.run([sys.executable, "-m", "bot", "db-setup"], env=env, cwd=PROJECT_DIR, check=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], env=env, cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    output = []
+    deadline = time.monotonic() + 240
+    for line in process.stdout:
+        output.append(line)
+        if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+            break
+    assert "Shop assistant is up" in "".join(output), "".join(output)
+    yield process, ports, "".join(output)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_prints_the_urls(product):
+    _, ports, output = product
+    assert f"http://127.0.0.1:{ports['WEB_PORT']}/" in output
+    assert f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook" in output
+
+
+def test_greeting_over_the_rest_webhook(product):
+    _, ports, _ = product
+    replies = post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook", {"sender": "a", "message": "hi"})
+    assert replies[0]["text"].startswith("Hi! I'm the shop's assistant")
+
+
+def test_faq_answered_by_the_action_server_through_the_web_service(product):
+    _, ports, _ = product
+    body = post(f"http://127.0.0.1:{ports['WEB_PORT']}/api/chat", {"sender": "b", "message": "do you take paypal payments"})
+    assert "PayPal" in body["replies"][0]["text"]
+
+
+def test_ctrl_c_stops_everything(product):
+    process, ports, _ = product
+    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
+    assert len(children) == 3  # Rasa, the action server and the web service, each leading its process group
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    assert process.wait(timeout=30) == 0
+    for pgid in children:
+        assert not process_group_alive(pgid), f"process group {pgid} outlived Ctrl-C"
+    for port in ports.values():
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"

@@ -1,0 +1,60 @@
+"""The web service with aiohttp's test client, on a real SQLite database. The Rasa
+URL points at a closed port, which is exactly the "assistant down" case."""
+import pytest
+
+from bot.web.app import create_app
+
+
+@pytest.fixture
+async def client(aiohttp_client, config):
+    return await aiohttp_client(create_app(config))
+
+
+async def test_chat_page_is_served(client):
+    response = await client.get("/")
+    assert response.status == 200
+    assert "Shop assistant" in await response.text()
+
+
+async def test_health_reports_each_part(client):
+    response = await client.get("/health")
+    assert response.status == 200
+    assert await response.json() == {"web": "ok", "database": "ok", "rasa": "down"}
+
+
+async def test_oversized_message_is_refused_with_a_clear_error(client):
+    response = await client.post("/api/chat", json={"sender": "s1", "message": "x" * 10_000})
+    assert response.status == 400
+    assert "10000 characters" in (await response.json())["error"]
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [({"sender": "s1"}, "`message`"), ({"message": "hi"}, "`sender`"), ([1, 2], "JSON object")],
+)
+async def test_malformed_requests_are_refused(client, body, fragment):
+    response = await client.post("/api/chat", json=body)
+    assert response.status == 400
+    assert fragment in (await response.json())["error"]
+
+
+async def test_body_that_is_not_json(client):
+    response = await client.post("/api/chat", data="hello", headers={"Content-Type": "application/json"})
+    assert response.status == 400
+
+
+async def test_request_over_the_size_limit(client):
+    response = await client.post("/api/chat", data="x" * 100_000)
+    assert response.status == 413
+
+
+async def test_assistant_down_is_a_503_not_a_crash(client):
+    response = await client.post("/api/chat", json={"sender": "s1", "message": "hi"})
+    assert response.status == 503
+    assert "not reachable" in (await response.json())["error"]
+
+
+async def test_unknown_api_path_is_json_404(client):
+    response = await client.get("/api/nothing")
+    assert response.status == 404
+    assert "error" in await response.json()
