@@ -28,14 +28,39 @@ def _faq_generate(config: Config, args: argparse.Namespace) -> int:
 
 def _db_setup(config: Config, args: argparse.Namespace) -> int:
     from bot import db, demo
+    from bot.settings import load_settings
 
+    settings = load_settings(config.shop_settings_file)
     db.upgrade(config.database_url)
     engine = db.make_engine(config.database_url)
     try:
-        print(demo.seed(db.make_session_factory(engine)))
+        print(demo.seed(db.make_session_factory(engine), settings))
     finally:
         engine.dispose()
     return 0
+
+
+def _import_orders(config: Config, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import db
+    from bot.importer import import_orders
+    from bot.settings import load_settings
+
+    settings = load_settings(config.shop_settings_file)
+    engine = db.make_engine(config.database_url)
+    try:
+        sessions = db.make_session_factory(engine)
+        with sessions() as session:
+            shop = db.get_shop(session, settings.shop)
+        if shop is None:
+            print(f"shop {settings.shop!r} is not in the database; run `make setup` first", file=sys.stderr)
+            return 1
+        report = import_orders(sessions, shop.id, Path(args.file))
+    finally:
+        engine.dispose()
+    print(report, file=sys.stderr if report.errors else sys.stdout)
+    return 1 if report.errors else 0
 
 
 def _serve(config: Config, args: argparse.Namespace) -> int:
@@ -66,6 +91,9 @@ def main(argv=None) -> None:
     sub.add_parser("spacy-build", help="build the spaCy pipeline").set_defaults(func=_spacy_build)
     sub.add_parser("faq-generate", help="validate data/faq/ and write data/nlu/faq.yml").set_defaults(func=_faq_generate)
     sub.add_parser("db-setup", help="apply migrations and load the demo shop").set_defaults(func=_db_setup)
+    importer = sub.add_parser("import-orders", help="import an order export (CSV or JSON, see docs/import.md)")
+    importer.add_argument("file")
+    importer.set_defaults(func=_import_orders)
     sub.add_parser("serve", help="run the web service").set_defaults(func=_serve)
     sub.add_parser("run", help="run Rasa, the action server and the web service").set_defaults(func=_run)
     bench = sub.add_parser("benchmark-nlu", help="score intents on a CSV benchmark")

@@ -51,5 +51,9 @@ class Config:
         return self.project_dir / "data" / "nlu" / "faq.yml"
 
     @property
+    def shop_settings_file(self) -> Path:
+        return self.project_dir / "shop.yml"
+
+    @property
     def spacy_pipeline_dir(self) -> Path:
         return self.project_dir / "build" / "spacy" / "en_shop"

@@ -7,13 +7,16 @@ bot/migrations/; `upgrade` applies them.
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Column, DateTime, Integer, String, create_engine, event, select
+from sqlalchemy import (
+    Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, select,
+)
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, declarative_base, sessionmaker
+from sqlalchemy.orm import Session, declarative_base, relationship, selectinload, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 Base = declarative_base()
 
@@ -22,13 +25,192 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: use timezone-aware UTC datetimes")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+# Order life cycle, as on the marketplaces.
+PENDING_PAYMENT, READY_TO_SHIP, IN_DELIVERY, DELIVERED, CANCELLED = (
+    "pending_payment", "ready_to_ship", "in_delivery", "delivered", "cancelled",
+)
+ORDER_STATUSES = (PENDING_PAYMENT, READY_TO_SHIP, IN_DELIVERY, DELIVERED, CANCELLED)
+# Who ships: the marketplace's logistics, or the seller ("self-shipped", 12-day rule).
+PLATFORM_LOGISTICS, SELF_SHIPPING = "platform", "self"
+# Cancellation types.
+BY_SELLER, AUTOMATIC, LOGISTICS_OBSTACLE, BY_BUYER = "by_seller", "automatic", "logistics_obstacle", "by_buyer"
+CANCELLATION_TYPES = (BY_SELLER, AUTOMATIC, LOGISTICS_OBSTACLE, BY_BUYER)
+# After-sales requests.
+RETURN_AND_REFUND, REFUND_ONLY, REPLACEMENT = "return_and_refund", "refund_only", "replacement"
+AFTER_SALES_KINDS = (RETURN_AND_REFUND, REFUND_ONLY, REPLACEMENT)
+REQUESTED, APPROVED, REJECTED, REFUNDED = "requested", "approved", "rejected", "refunded"
+AFTER_SALES_STATUSES = (REQUESTED, APPROVED, REJECTED, REFUNDED)
+# Who decided an after-sales request (handling time counts seller and seller-rule decisions only).
+DECIDED_BY_SELLER, DECIDED_BY_SELLER_RULE, DECIDED_BY_PLATFORM = "seller", "seller_rule", "platform"
+
+
 class Shop(Base):
     __tablename__ = "shops"
 
     id = Column(Integer, primary_key=True)
     slug = Column(String(64), nullable=False, unique=True)
     name = Column(String(200), nullable=False)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # HMAC key the storefront signs shopper identities with (see bot/identity.py).
+    identity_secret = Column(String(128), nullable=False)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("shop_id", "external_id"),)
+
+    id = Column(Integer, primary_key=True)
+    shop_id = Column(ForeignKey("shops.id"), nullable=False, index=True)
+    external_id = Column(String(128), nullable=False)  # the storefront's customer id
+    name = Column(String(200), nullable=False)
+    email = Column(String(254), nullable=False, index=True)  # stored lower-case
+    phone = Column(String(32), nullable=True)  # digits only, with country code
+
+    orders = relationship("Order", back_populates="customer")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("shop_id", "number"),)
+
+    id = Column(Integer, primary_key=True)
+    shop_id = Column(ForeignKey("shops.id"), nullable=False, index=True)
+    customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    number = Column(String(32), nullable=False)
+    status = Column(String(20), nullable=False)
+    logistics = Column(String(10), nullable=False, default=PLATFORM_LOGISTICS)
+    created_at = Column(UtcDateTime, nullable=False)
+    paid_at = Column(UtcDateTime)
+    ready_to_ship_at = Column(UtcDateTime)
+    total_cents = Column(Integer, nullable=False)
+    currency = Column(String(3), nullable=False, default="EUR")
+    shipping_address = Column(Text, nullable=False)
+
+    customer = relationship("Customer", back_populates="orders")
+    items = relationship("OrderItem", back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.id")
+    shipment = relationship("Shipment", back_populates="order", uselist=False, cascade="all, delete-orphan")
+    cancellation = relationship("Cancellation", back_populates="order", uselist=False, cascade="all, delete-orphan")
+    after_sales = relationship(
+        "AfterSalesRequest", back_populates="order", cascade="all, delete-orphan", order_by="AfterSalesRequest.id"
+    )
+    address_changes = relationship("AddressChangeRequest", cascade="all, delete-orphan")
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(ForeignKey("orders.id"), nullable=False, index=True)
+    sku = Column(String(64), nullable=False)
+    name = Column(String(200), nullable=False)
+    quantity = Column(Integer, nullable=False)
+    unit_price_cents = Column(Integer, nullable=False)
+
+    order = relationship("Order", back_populates="items")
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(ForeignKey("orders.id"), nullable=False, unique=True)
+    carrier = Column(String(64), nullable=False)
+    tracking_number = Column(String(64), nullable=False, index=True)
+    shipped_at = Column(UtcDateTime, nullable=False)
+    estimated_delivery = Column(Date)
+    delivered_at = Column(UtcDateTime)
+    problem = Column(String(10))  # None, "lost" or "damaged"
+
+    order = relationship("Order", back_populates="shipment")
+    events = relationship("TrackingEvent", cascade="all, delete-orphan", order_by="TrackingEvent.occurred_at")
+
+
+class TrackingEvent(Base):
+    __tablename__ = "tracking_events"
+
+    id = Column(Integer, primary_key=True)
+    shipment_id = Column(ForeignKey("shipments.id"), nullable=False, index=True)
+    occurred_at = Column(UtcDateTime, nullable=False)
+    location = Column(String(200), nullable=False)
+    description = Column(String(300), nullable=False)
+
+
+class Cancellation(Base):
+    """A cancellation, or a buyer's request for one that the seller has not decided yet."""
+
+    __tablename__ = "cancellations"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(ForeignKey("orders.id"), nullable=False, unique=True)
+    type = Column(String(20), nullable=False)
+    reason = Column(String(300), nullable=False)
+    requested_at = Column(UtcDateTime, nullable=False)
+    cancelled_at = Column(UtcDateTime)  # None while a buyer's request waits for the seller
+    refund_state = Column(String(12), nullable=False, default="none")  # none, pending, refunded
+    refunded_at = Column(UtcDateTime)
+
+    order = relationship("Order", back_populates="cancellation")
+
+
+class AfterSalesRequest(Base):
+    __tablename__ = "after_sales_requests"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(ForeignKey("orders.id"), nullable=False, index=True)
+    kind = Column(String(20), nullable=False)
+    reason = Column(String(300), nullable=False)
+    status = Column(String(12), nullable=False, default=REQUESTED)
+    amount_cents = Column(Integer, nullable=False)
+    requested_at = Column(UtcDateTime, nullable=False)
+    # The approval rounds: round 2 starts when the buyer disputes a rejection.
+    round = Column(Integer, nullable=False, default=1)
+    decided_at = Column(UtcDateTime)
+    decided_by = Column(String(12))
+    refunded_at = Column(UtcDateTime)
+
+    order = relationship("Order", back_populates="after_sales")
+    history = relationship("AfterSalesEvent", cascade="all, delete-orphan", order_by="AfterSalesEvent.id")
+
+
+class AfterSalesEvent(Base):
+    """Status history of an after-sales request (handling time is computed from it)."""
+
+    __tablename__ = "after_sales_events"
+
+    id = Column(Integer, primary_key=True)
+    request_id = Column(ForeignKey("after_sales_requests.id"), nullable=False, index=True)
+    occurred_at = Column(UtcDateTime, nullable=False)
+    status = Column(String(12), nullable=False)
+    actor = Column(String(12), nullable=False)  # buyer, seller, seller_rule, platform
+    round = Column(Integer, nullable=False, default=1)
+    note = Column(String(300), nullable=False, default="")
+
+
+class AddressChangeRequest(Base):
+    __tablename__ = "address_change_requests"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(ForeignKey("orders.id"), nullable=False, index=True)
+    new_address = Column(Text, nullable=False)
+    requested_at = Column(UtcDateTime, nullable=False)
+    handled = Column(Boolean, nullable=False, default=False)
 
 
 def make_engine(database_url: str) -> Engine:
@@ -68,3 +250,30 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def get_shop(session: Session, slug: str) -> Optional[Shop]:
     return session.execute(select(Shop).where(Shop.slug == slug)).scalar_one_or_none()
+
+
+_ORDER_DETAILS = (
+    selectinload(Order.items),
+    selectinload(Order.customer),
+    selectinload(Order.shipment).selectinload(Shipment.events),
+    selectinload(Order.cancellation),
+    selectinload(Order.after_sales).selectinload(AfterSalesRequest.history),
+)
+
+
+def get_order(session: Session, shop_id: int, number: str) -> Optional[Order]:
+    """The order with everything the bot tells about it loaded."""
+    query = select(Order).where(Order.shop_id == shop_id, Order.number == number).options(*_ORDER_DETAILS)
+    return session.execute(query).scalar_one_or_none()
+
+
+def get_customer(session: Session, shop_id: int, external_id: str) -> Optional[Customer]:
+    query = select(Customer).where(Customer.shop_id == shop_id, Customer.external_id == external_id)
+    return session.execute(query).scalar_one_or_none()
+
+
+def recent_orders(session: Session, customer_id: int, limit: int = 5) -> List[Order]:
+    query = (
+        select(Order).where(Order.customer_id == customer_id).order_by(Order.created_at.desc()).limit(limit)
+    )
+    return list(session.execute(query).scalars())

@@ -33,3 +33,20 @@ def config(sqlite_url) -> Config:
     """Configuration for a test: its own SQLite database, and a Rasa port nothing listens on."""
     db.upgrade(sqlite_url)
     return Config(database_url=sqlite_url, rasa_port=1)
+
+
+@pytest.fixture
+def demo_shop(sqlite_url, monkeypatch):
+    """A fresh database with the demo shop, used by the actions through DATABASE_URL."""
+    from actions import desk
+    from bot import demo
+    from bot.settings import load_settings
+
+    db.upgrade(sqlite_url)
+    engine = db.make_engine(sqlite_url)
+    demo.seed(db.make_session_factory(engine), load_settings(Config.from_env().shop_settings_file))
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    desk._sessions.cache_clear()
+    yield sqlite_url
+    desk._sessions.cache_clear()

@@ -1,4 +1,3 @@
-import textwrap
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher

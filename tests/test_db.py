@@ -2,6 +2,8 @@ import pytest
 import sqlalchemy
 
 from bot import db, demo
+from bot.config import Config
+from bot.settings import load_settings
 
 
 @pytest.mark.parametrize("url_fixture", ["sqlite_url", "postgres_url"])
@@ -11,8 +13,9 @@ def test_migrations_and_demo_seed_are_idempotent(request, url_fixture):
     db.upgrade(url)  # a second run changes nothing
     engine = db.make_engine(url)
     sessions = db.make_session_factory(engine)
-    assert demo.seed(sessions) == "demo shop loaded"
-    assert demo.seed(sessions) == "demo shop already loaded"
+    settings = load_settings(Config.from_env().shop_settings_file)
+    assert demo.seed(sessions, settings).startswith("demo shop loaded: ")
+    assert demo.seed(sessions, settings) == "demo shop already loaded"
     with sessions() as session:
         assert db.get_shop(session, "demo").name == "Demo Shop"
         assert session.execute(sqlalchemy.text("SELECT count(*) FROM shops")).scalar() == 1

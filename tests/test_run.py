@@ -74,6 +74,36 @@ def test_faq_answered_by_the_action_server_through_the_web_service(product):
     assert "PayPal" in body["replies"][0]["text"]
 
 
+def chat(ports, sender, message, metadata=None):
+    payload = {"sender": sender, "message": message, **({"metadata": metadata} if metadata else {})}
+    replies = post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook", payload)
+    return " ".join(reply.get("text", "") for reply in replies)
+
+
+def test_anonymous_shopper_tracks_an_order_after_proving_ownership(product):
+    _, ports, _ = product
+    assert "e-mail address or phone number" in chat(ports, "c", "where is my parcel for order 100004?")
+    answer = chat(ports, "c", "emma@example.com")
+    assert "SPXGB0123456789" in answer and "SPX Express" in answer
+
+
+def test_someone_elses_order_gets_the_unknown_order_reply(product):
+    _, ports, _ = product
+    chat(ports, "d", "what's the status of order 100016")
+    assert "couldn't find an order with that number and those contact details" in chat(ports, "d", "emma@example.com")
+
+
+def test_signed_in_shopper_is_not_asked_for_contact_details(product):
+    from bot.demo import DEMO_IDENTITY_SECRET
+    from bot.identity import sign_identity
+
+    _, ports, _ = product
+    expires = int(time.time()) + 600
+    identity = {"customer_id": "cust-liam", "expires": expires, "signature": sign_identity(DEMO_IDENTITY_SECRET, "cust-liam", expires)}
+    answer = chat(ports, "e", "why was order 100007 cancelled?", metadata=identity)
+    assert "out of stock" in answer and "refund" in answer
+
+
 def test_ctrl_c_stops_everything(product):
     process, ports, _ = product
     children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]

@@ -1,0 +1,191 @@
+"""Order actions: verify who is asking (form), then answer the question they asked.
+
+Flow: an order intent sets `order_topic` and starts `order_lookup_form`, which
+collects the order number and, for anonymous shoppers, the e-mail or phone on
+the order. Once `verified_order` is set, `action_answer_order_question`
+answers for that topic. A wrong number/contact pair gets the same reply as an
+unknown order, and after MAX_FAILURES the bot stops asking and offers a human.
+"""
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.desk import order_desk, say, signed_in_customer
+from bot.orders import normalise_contact, normalise_order_number
+
+MAX_FAILURES = 5
+
+
+def _failed(tracker: Tracker) -> int:
+    return int(tracker.get_slot("verification_failures") or 0)
+
+
+def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+    """One failed attempt: clear both answers so the form asks again (or stop at the limit)."""
+    failures = _failed(tracker) + 1
+    if failures < MAX_FAILURES:
+        dispatcher.utter_message(response="utter_order_not_found")
+    return {"order_number": None, "order_contact": None, "verified_order": None, "verification_failures": float(failures)}
+
+
+class ValidateOrderLookupForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_order_lookup_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        if _failed(tracker) >= MAX_FAILURES:
+            return []  # stop asking; the answer action offers a human
+        if tracker.get_slot("verified_order") and tracker.get_slot("verified_order") == tracker.get_slot("order_number"):
+            return []
+        if signed_in_customer(order_desk(), tracker):
+            return ["order_number"]
+        return ["order_number", "order_contact"]
+
+    def validate_order_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        number = normalise_order_number(value if isinstance(value, str) else None)
+        if number is None:
+            dispatcher.utter_message(response="utter_invalid_order_number")
+            return {"order_number": None}
+        desk = order_desk()
+        customer = signed_in_customer(desk, tracker)
+        if customer:
+            if desk.verify_customer(number, customer):
+                return {"order_number": number, "verified_order": number, "order_contact": None}
+            return _not_found(dispatcher, tracker)
+        contact = tracker.get_slot("order_contact")
+        if contact and number != tracker.get_slot("verified_order"):
+            # A new order number with a contact already given: check the pair now.
+            if desk.verify_contact(number, contact):
+                return {"order_number": number, "verified_order": number}
+            return {"order_number": number, "order_contact": None, "verified_order": None}
+        return {"order_number": number}
+
+    def validate_order_contact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        contact = normalise_contact(value if isinstance(value, str) else None)
+        if contact is None:
+            dispatcher.utter_message(response="utter_invalid_contact")
+            return {"order_contact": None}
+        number = tracker.get_slot("order_number")
+        if number and order_desk().verify_contact(number, contact):
+            return {"order_contact": contact, "verified_order": number}
+        return _not_found(dispatcher, tracker)
+
+
+class ActionAskOrderNumber(Action):
+    """Signed-in shoppers get their recent orders as buttons."""
+
+    def name(self) -> Text:
+        return "action_ask_order_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        desk = order_desk()
+        customer = signed_in_customer(desk, tracker)
+        numbers = desk.recent_order_numbers(customer) if customer else []
+        if numbers:
+            buttons = [{"title": f"#{number}", "payload": number} for number in numbers]
+            dispatcher.utter_message(response="utter_ask_order_number_signed_in", buttons=buttons)
+        else:
+            dispatcher.utter_message(response="utter_ask_order_number")
+        return []
+
+
+# What each order question asks of the desk. Topics that need a yes/no or more
+# details return the follow-up that collects them.
+ANSWERS = {
+    "order_status": lambda desk, number: desk.order_status(number),
+    "track_shipment": lambda desk, number: desk.tracking(number),
+    "late_delivery": lambda desk, number: desk.late_delivery(number),
+    "cancellation_reason": lambda desk, number: desk.cancellation_reason(number),
+    "refund_status": lambda desk, number: desk.refund_status(number),
+    "cancel_order": lambda desk, number: desk.cancel_check(number),
+    "change_address": lambda desk, number: desk.address_check(number),
+    "return_request": lambda desk, number: desk.return_check(number),
+}
+# The `follow_up` slot tells the rules what comes after an answer (data/rules/orders.yml).
+FOLLOW_UPS = {
+    "utter_ask_confirm_cancel": "confirm_cancel",
+    "utter_ask_new_address": "address_form",
+    "utter_ask_return_kind": "return_form",
+}
+
+
+class ActionAnswerOrderQuestion(Action):
+    def name(self) -> Text:
+        return "action_answer_order_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        number = tracker.get_slot("verified_order")
+        if not number:
+            dispatcher.utter_message(response="utter_verification_locked")
+            return [SlotSet("follow_up", None)]
+        topic = tracker.get_slot("order_topic") or "order_status"
+        try:
+            replies = ANSWERS[topic](order_desk(), number)
+        except (SQLAlchemyError, LookupError):
+            dispatcher.utter_message(response="utter_orders_unavailable")
+            return [SlotSet("follow_up", None)]
+        follow_up = FOLLOW_UPS.get(replies[-1].response)
+        if follow_up in ("address_form", "return_form"):
+            replies = replies[:-1]  # the form asks its first question itself
+        say(dispatcher, replies)
+        return [SlotSet("follow_up", follow_up)]
+
+
+class ActionConfirmCancellation(Action):
+    def name(self) -> Text:
+        return "action_confirm_cancellation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        try:
+            say(dispatcher, order_desk().cancel(tracker.get_slot("verified_order")))
+        except (SQLAlchemyError, LookupError):
+            dispatcher.utter_message(response="utter_orders_unavailable")
+        return [SlotSet("follow_up", None)]
+
+
+class ActionKeepOrder(Action):
+    def name(self) -> Text:
+        return "action_keep_order"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_order_kept", order_number=tracker.get_slot("verified_order"))
+        return [SlotSet("follow_up", None)]
+
+
+MIN_ADDRESS_CHARS, MAX_ADDRESS_CHARS = 10, 300
+
+
+class ValidateAddressForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_address_form"
+
+    def validate_new_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        address = " ".join(str(value or "").split())
+        if not MIN_ADDRESS_CHARS <= len(address) <= MAX_ADDRESS_CHARS or not any(c.isdigit() for c in address):
+            dispatcher.utter_message(response="utter_invalid_address")
+            return {"new_address": None}
+        return {"new_address": address}
+
+
+class ActionSubmitAddressChange(Action):
+    def name(self) -> Text:
+        return "action_submit_address_change"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        try:
+            say(dispatcher, order_desk().change_address(tracker.get_slot("verified_order"), tracker.get_slot("new_address")))
+        except (SQLAlchemyError, LookupError):
+            dispatcher.utter_message(response="utter_orders_unavailable")
+        return [SlotSet("new_address", None), SlotSet("follow_up", None)]

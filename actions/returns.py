@@ -1,0 +1,71 @@
+"""Return requests: `return_form` collects the kind and the reason, then
+`action_submit_return` records the request and applies the seller's
+auto-approval rule (shop.yml)."""
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.desk import order_desk, say
+
+# Words a shopper (or a button) uses for each choice; the first match wins.
+KIND_WORDS = {
+    "replacement": ("replace", "exchange", "new one", "swap"),
+    "refund_only": ("refund only", "keep", "money only", "just refund", "just a refund"),
+    "return_and_refund": ("return", "send back", "refund"),
+}
+REASON_WORDS = {
+    "damaged": ("damage", "broken", "crack", "defect", "faulty", "not working", "doesn't work", "torn"),
+    "wrong_item": ("wrong", "different item", "not what i ordered", "mix"),
+    "not_as_described": ("described", "description", "different from", "photo", "picture", "fake", "quality"),
+    "missing_parts": ("missing", "incomplete", "not all"),
+    "size_fit": ("size", "fit", "small", "big", "large", "tight", "loose", "long", "short"),
+    "changed_mind": ("changed my mind", "change of mind", "don't want", "dont want", "don't like", "dont like", "no longer"),
+    "other": ("other", "something else"),
+}
+
+
+def choose(text: Any, words: Dict[str, tuple]) -> Optional[str]:
+    text = re.sub(r"\s+", " ", str(text or "").lower())
+    for choice, keys in words.items():
+        if choice.replace("_", " ") in text or any(key in text for key in keys):
+            return choice
+    return None
+
+
+class ValidateReturnForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_return_form"
+
+    def validate_return_kind(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        kind = choose(value, KIND_WORDS)
+        if kind is None:
+            dispatcher.utter_message(response="utter_invalid_choice")
+        return {"return_kind": kind}
+
+    def validate_return_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        reason = choose(value, REASON_WORDS)
+        if reason is None:
+            dispatcher.utter_message(response="utter_invalid_choice")
+        return {"return_reason": reason}
+
+
+class ActionSubmitReturn(Action):
+    def name(self) -> Text:
+        return "action_submit_return"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        number = tracker.get_slot("verified_order")
+        try:
+            say(dispatcher, order_desk().request_return(number, tracker.get_slot("return_kind"), tracker.get_slot("return_reason")))
+        except (SQLAlchemyError, LookupError):
+            dispatcher.utter_message(response="utter_orders_unavailable")
+        return [SlotSet("return_kind", None), SlotSet("return_reason", None), SlotSet("follow_up", None)]

@@ -1,0 +1,28 @@
+"""Signed shopper identities.
+
+A storefront that knows who is signed in passes, in each message's REST
+`metadata`, {"customer_id": ..., "expires": <unix time>, "signature": ...}
+where signature = hex HMAC-SHA256(shop secret, "<customer_id>.<expires>").
+A valid signature lets the bot show that customer's orders without asking
+for an order number and e-mail.
+"""
+import hashlib
+import hmac
+from typing import Any, Mapping, Optional
+
+
+def sign_identity(secret: str, customer_id: str, expires: int) -> str:
+    message = f"{customer_id}.{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verified_customer_id(secret: str, metadata: Optional[Mapping[str, Any]], now: float) -> Optional[str]:
+    """The customer id if the metadata carries a valid, unexpired signature; else None."""
+    if not isinstance(metadata, Mapping):
+        return None
+    customer_id, expires, signature = (metadata.get(k) for k in ("customer_id", "expires", "signature"))
+    if not isinstance(customer_id, str) or not isinstance(signature, str) or not isinstance(expires, int):
+        return None
+    if expires < now:
+        return None
+    return customer_id if hmac.compare_digest(sign_identity(secret, customer_id, expires), signature) else None

@@ -1,0 +1,352 @@
+"""The order desk: what the bot may say about a shopper's order, and the requests
+it records for the seller. Actions call it; it returns Replies (a response name
+from domain.yml and the values that fill it), so all wording stays in domain.yml.
+
+Ownership is checked here: an order is shown only after `verify_contact` or
+`verify_customer` has matched it, and a wrong pair looks exactly like an
+unknown order number.
+"""
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Dict, List, Optional
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import db, rules
+from bot.db import (
+    APPROVED, BY_BUYER, CANCELLED, DELIVERED, IN_DELIVERY, PENDING_PAYMENT, READY_TO_SHIP, REFUNDED, REQUESTED,
+    SELF_SHIPPING, AddressChangeRequest, AfterSalesEvent, AfterSalesRequest, Cancellation, Order,
+)
+from bot.settings import ShopSettings
+
+ORDER_NUMBER = re.compile(r"^#?\s*(\d{3,20})$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Reply:
+    response: str
+    values: Dict[str, Any] = field(default_factory=dict)
+
+
+def normalise_order_number(text: Optional[str]) -> Optional[str]:
+    """"#100245", " 100245 " → "100245"; None when it is no order number."""
+    match = ORDER_NUMBER.match((text or "").strip())
+    return match.group(1) if match else None
+
+
+def normalise_contact(text: Optional[str]) -> Optional[str]:
+    """An e-mail (lower-case) or a phone number (digits only, 7 to 15); None otherwise."""
+    text = (text or "").strip()
+    if EMAIL.match(text):
+        return text.lower()
+    digits = re.sub(r"\D", "", text)
+    if re.fullmatch(r"[\d\s()+.\-]+", text) and 7 <= len(digits) <= 15:
+        return digits
+    return None
+
+
+def _phone_matches(stored: Optional[str], given: str) -> bool:
+    # Shoppers type national numbers ("07700 900123") for stored international
+    # ones ("447700900123"): compare the last 9 digits.
+    return bool(stored) and given.isdigit() and stored[-9:] == given[-9:]
+
+
+def money(cents: int, currency: str) -> str:
+    symbol = {"EUR": "€", "GBP": "£", "USD": "$"}.get(currency)
+    amount = f"{cents / 100:,.2f}"
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
+
+
+def day(moment) -> str:
+    return f"{moment:%a} {moment.day} {moment:%b}"
+
+
+def when(moment: datetime) -> str:
+    return f"{day(moment)} at {moment:%H:%M} UTC"
+
+
+def items_text(order: Order) -> str:
+    return ", ".join(f"{item.quantity}× {item.name}" for item in order.items)
+
+
+STATUS_TEXT = {
+    PENDING_PAYMENT: "waiting for payment",
+    READY_TO_SHIP: "paid and being prepared for shipping",
+    IN_DELIVERY: "on its way",
+    DELIVERED: "delivered",
+    CANCELLED: "cancelled",
+}
+KIND_TEXT = {"return_and_refund": "return and refund", "refund_only": "refund only", "replacement": "replacement"}
+REASON_TEXT = {
+    "damaged": "arrived damaged", "wrong_item": "wrong item", "not_as_described": "not as described",
+    "missing_parts": "parts missing", "size_fit": "size or fit", "changed_mind": "changed my mind", "other": "other",
+}
+
+
+class OrderDesk:
+    def __init__(self, sessions: sessionmaker, settings: ShopSettings, clock: Callable[[], datetime] = db.utcnow):
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+
+    # --- who may see what -------------------------------------------------
+
+    def _shop(self, session: Session) -> db.Shop:
+        shop = db.get_shop(session, self.settings.shop)
+        if shop is None:
+            raise LookupError(f"shop {self.settings.shop!r} is not in the database; run `make setup`")
+        return shop
+
+    def identity_secret(self) -> str:
+        with self.sessions() as session:
+            return self._shop(session).identity_secret
+
+    def verify_contact(self, number: str, contact: str) -> bool:
+        """Whether the order exists and the e-mail or phone is the one on it."""
+        with self.sessions() as session:
+            order = db.get_order(session, self._shop(session).id, number)
+            if order is None:
+                return False
+            customer = order.customer
+            return contact == customer.email or _phone_matches(customer.phone, contact)
+
+    def verify_customer(self, number: str, customer_external_id: str) -> bool:
+        with self.sessions() as session:
+            order = db.get_order(session, self._shop(session).id, number)
+            return order is not None and order.customer.external_id == customer_external_id
+
+    def recent_order_numbers(self, customer_external_id: str) -> List[str]:
+        with self.sessions() as session:
+            customer = db.get_customer(session, self._shop(session).id, customer_external_id)
+            return [order.number for order in db.recent_orders(session, customer.id)] if customer else []
+
+    # --- answers (the order number has been verified by the caller) -------
+
+    def _load(self, session: Session, number: str) -> Order:
+        order = db.get_order(session, self._shop(session).id, number)
+        if order is None:
+            raise LookupError(f"order {number} vanished")
+        return order
+
+    def _base(self, order: Order) -> Dict[str, Any]:
+        values = {
+            "order_number": order.number,
+            "items": items_text(order),
+            "total": money(order.total_cents, order.currency),
+            "status_text": STATUS_TEXT[order.status],
+            "created_on": day(order.created_at),
+            "return_window_days": self.settings.return_window_days,
+            "deadline_days": self.settings.self_shipping_deadline_days,
+        }
+        values["ship_by"] = day(rules.shipping_deadline(order.created_at, self.settings.self_shipping_deadline_days))
+        shipment = order.shipment
+        if shipment is not None:
+            values.update(carrier=shipment.carrier, tracking_number=shipment.tracking_number)
+            if shipment.estimated_delivery:
+                values["estimated_delivery"] = day(shipment.estimated_delivery)
+            if shipment.delivered_at:
+                values["delivered_on"] = day(shipment.delivered_at)
+                values["return_until"] = day(shipment.delivered_at + timedelta(days=self.settings.return_window_days))
+        return values
+
+    def order_status(self, number: str) -> List[Reply]:
+        with self.sessions() as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            if order.status == IN_DELIVERY and "estimated_delivery" not in values:
+                return [Reply("utter_order_status_in_delivery_no_estimate", values)]
+            replies = [Reply(f"utter_order_status_{order.status}", values)]
+            if order.status == CANCELLED:
+                replies += self._cancellation_replies(order, values)
+            return replies
+
+    def tracking(self, number: str) -> List[Reply]:
+        with self.sessions() as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            shipment = order.shipment
+            if order.status == CANCELLED and (shipment is None or not shipment.problem):
+                return [Reply("utter_tracking_cancelled", values)]
+            if shipment is None:
+                return [Reply("utter_tracking_not_shipped", values)]
+            values["events"] = "\n".join(
+                f"• {when(event.occurred_at)}: {event.description} ({event.location})" for event in shipment.events[-3:]
+            ) or "• no scan yet"
+            if shipment.problem:
+                return [Reply(f"utter_tracking_parcel_{shipment.problem}", values)]
+            if shipment.delivered_at:
+                return [Reply("utter_tracking_delivered", values)]
+            return [Reply("utter_tracking", values)]
+
+    def late_delivery(self, number: str) -> List[Reply]:
+        with self.sessions() as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            now = self.clock()
+            shipment = order.shipment
+            if order.status == CANCELLED:
+                return self._cancellation_replies(order, values)
+            if order.status == DELIVERED:
+                return [Reply("utter_late_but_delivered", values)]
+            if shipment is not None and shipment.problem:
+                return [Reply(f"utter_tracking_parcel_{shipment.problem}", values)]
+            if order.status == IN_DELIVERY:
+                if shipment.estimated_delivery and shipment.estimated_delivery < now.date():
+                    return [Reply("utter_late_in_transit_overdue", values)]
+                return [Reply("utter_late_in_transit_on_time", values)]
+            if order.status == PENDING_PAYMENT:
+                return [Reply("utter_order_status_pending_payment", values)]
+            state = rules.lateness(
+                order.created_at, None, now, self.settings.self_shipping_deadline_days, self.settings.at_risk_days
+            )
+            if order.logistics != SELF_SHIPPING and state != rules.LATE:
+                state = rules.ON_TIME  # the platform's logistics collect it; the 12-day rule is the seller's
+            return [Reply(f"utter_late_not_shipped_{state}", values)]
+
+    def _cancellation_replies(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
+        cancellation = order.cancellation
+        if cancellation is None:
+            return [Reply("utter_cancellation_not_cancelled", values)]
+        values = {**values, "reason": cancellation.reason, "requested_on": day(cancellation.requested_at)}
+        if cancellation.cancelled_at is None:
+            return [Reply("utter_cancellation_request_pending", values)]
+        values["cancelled_on"] = day(cancellation.cancelled_at)
+        replies = [Reply(f"utter_cancellation_reason_{cancellation.type}", values)]
+        if cancellation.refund_state == "refunded":
+            replies.append(Reply("utter_refund_paid", {**values, "refunded_on": day(cancellation.refunded_at)}))
+        elif cancellation.refund_state == "pending":
+            replies.append(Reply("utter_refund_pending", values))
+        else:
+            replies.append(Reply("utter_refund_not_needed", values))
+        return replies
+
+    def cancellation_reason(self, number: str) -> List[Reply]:
+        with self.sessions() as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            if order.cancellation is None:
+                return [Reply("utter_cancellation_not_cancelled", values)]
+            return self._cancellation_replies(order, values)
+
+    def cancel_check(self, number: str) -> List[Reply]:
+        """What a cancellation would do; `utter_ask_confirm_cancel` means it is possible."""
+        with self.sessions() as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            if order.cancellation is not None:
+                return self._cancellation_replies(order, values)
+            if order.status in (PENDING_PAYMENT, READY_TO_SHIP):
+                return [Reply("utter_ask_confirm_cancel", values)]
+            return [Reply(f"utter_cannot_cancel_{order.status}", values)]
+
+    def cancel(self, number: str) -> List[Reply]:
+        """Cancel, or ask the seller to, as shop.yml says; re-checked inside the transaction."""
+        with db.transaction(self.sessions) as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            if order.cancellation is not None or order.status not in (PENDING_PAYMENT, READY_TO_SHIP):
+                return self.cancel_check(number)
+            now = self.clock()
+            instant = self.settings.buyer_cancellation == "instant"
+            paid = order.paid_at is not None
+            order.cancellation = Cancellation(
+                type=BY_BUYER, reason="Requested by the buyer in the shop chat", requested_at=now,
+                cancelled_at=now if instant else None, refund_state="pending" if paid else "none",
+            )
+            if instant:
+                order.status = CANCELLED
+                return [Reply("utter_cancelled_now" if paid else "utter_cancelled_now_unpaid", values)]
+            return [Reply("utter_cancellation_requested", values)]
+
+    def address_check(self, number: str) -> List[Reply]:
+        with self.sessions() as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            if order.status in (PENDING_PAYMENT, READY_TO_SHIP):
+                return [Reply("utter_ask_new_address", values)]
+            return [Reply(f"utter_cannot_change_address_{order.status}", values)]
+
+    def change_address(self, number: str, new_address: str) -> List[Reply]:
+        with db.transaction(self.sessions) as session:
+            order = self._load(session, number)
+            values = {**self._base(order), "new_address": new_address}
+            if order.status not in (PENDING_PAYMENT, READY_TO_SHIP):
+                return [Reply(f"utter_cannot_change_address_{order.status}", values)]
+            order.address_changes.append(AddressChangeRequest(new_address=new_address, requested_at=self.clock()))
+            return [Reply("utter_address_change_requested", values)]
+
+    def return_check(self, number: str) -> List[Reply]:
+        """`utter_ask_return_kind` when a return can be requested; else why not."""
+        with self.sessions() as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            open_requests = [r for r in order.after_sales if r.status in (REQUESTED, APPROVED)]
+            if open_requests:
+                return self._after_sales_replies(order, values)
+            delivered_at = order.shipment.delivered_at if order.shipment else None
+            state, _ = rules.return_eligibility(delivered_at, self.clock(), self.settings.return_window_days)
+            if state == rules.ELIGIBLE:
+                return [Reply("utter_ask_return_kind", values)]
+            if state == rules.NOT_DELIVERED and order.status == CANCELLED:
+                return self._cancellation_replies(order, values)
+            return [Reply(f"utter_return_{state}", values)]
+
+    def request_return(self, number: str, kind: str, reason: str) -> List[Reply]:
+        with db.transaction(self.sessions) as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            now = self.clock()
+            delivered_at = order.shipment.delivered_at if order.shipment else None
+            state, _ = rules.return_eligibility(delivered_at, now, self.settings.return_window_days)
+            if state != rules.ELIGIBLE or any(r.status in (REQUESTED, APPROVED) for r in order.after_sales):
+                return self.return_check(number)
+            request = AfterSalesRequest(
+                kind=kind, reason=reason, status=REQUESTED, amount_cents=order.total_cents, requested_at=now
+            )
+            request.history.append(AfterSalesEvent(occurred_at=now, status=REQUESTED, actor="buyer"))
+            values.update(kind_text=KIND_TEXT[kind], reason_text=REASON_TEXT[reason])
+            if rules.seller_auto_approves(self.settings.return_auto_approval, order.total_cents, reason, delivered_at, now):
+                request.status, request.decided_at, request.decided_by = APPROVED, now, db.DECIDED_BY_SELLER_RULE
+                request.history.append(AfterSalesEvent(occurred_at=now, status=APPROVED, actor="seller_rule"))
+                order.after_sales.append(request)
+                return [Reply("utter_return_auto_approved", values)]
+            order.after_sales.append(request)
+            values["auto_approval_at"] = when(
+                rules.platform_auto_approval_at(order.ready_to_ship_at, now, self.settings.platform_auto_approval_hours)
+            )
+            return [Reply("utter_return_requested", values)]
+
+    def _after_sales_replies(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
+        replies = []
+        for request in order.after_sales:
+            request_values = {
+                **values,
+                "kind_text": KIND_TEXT.get(request.kind, request.kind),
+                "reason_text": REASON_TEXT.get(request.reason, request.reason),
+                "requested_on": day(request.requested_at),
+                "amount": money(request.amount_cents, order.currency),
+            }
+            if request.decided_at:
+                request_values["decided_on"] = day(request.decided_at)
+            if request.status == REQUESTED:
+                request_values["auto_approval_at"] = when(
+                    rules.platform_auto_approval_at(
+                        order.ready_to_ship_at, request.requested_at, self.settings.platform_auto_approval_hours
+                    )
+                )
+            if request.status == REFUNDED:
+                request_values["refunded_on"] = day(request.refunded_at or request.decided_at)
+            replies.append(Reply(f"utter_after_sales_{request.status}", request_values))
+        return replies
+
+    def refund_status(self, number: str) -> List[Reply]:
+        with self.sessions() as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            if order.after_sales:
+                return self._after_sales_replies(order, values)
+            if order.cancellation is not None:
+                return self._cancellation_replies(order, values)
+            return [Reply("utter_no_after_sales_request", values)]

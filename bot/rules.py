@@ -1,0 +1,124 @@
+"""The marketplace's business rules, as pure functions of plain values.
+
+Deadlines, lateness, cancellation and return eligibility, auto-approval and
+after-sales handling time. No database, no clock: callers pass `now`.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Optional, Tuple
+
+# Lateness of a self-shipped order against its shipping deadline.
+ON_TIME, AT_RISK, LATE, SHIPPED_ON_TIME, SHIPPED_LATE = "on_time", "at_risk", "late", "shipped_on_time", "shipped_late"
+
+NOT_DELIVERED, WINDOW_CLOSED, ELIGIBLE = "not_delivered", "window_closed", "eligible"
+
+RETURN_REASONS = ("damaged", "wrong_item", "not_as_described", "missing_parts", "size_fit", "changed_mind", "other")
+
+
+@dataclass(frozen=True)
+class AutoApprovalRule:
+    enabled: bool = False
+    max_amount_cents: int = 0
+    reasons: Tuple[str, ...] = ()
+    max_days_since_delivery: int = 0
+
+
+def shipping_deadline(created_at: datetime, deadline_days: int) -> datetime:
+    """Self-shipped orders must be "In Delivery" within `deadline_days` calendar days of creation."""
+    return created_at + timedelta(days=deadline_days)
+
+
+def lateness(
+    created_at: datetime, shipped_at: Optional[datetime], now: datetime, deadline_days: int, at_risk_days: int
+) -> str:
+    """ON_TIME, AT_RISK or LATE for an unshipped order; SHIPPED_ON_TIME or SHIPPED_LATE once shipped.
+
+    The deadline itself is still on time; an order is late only after it.
+    """
+    deadline = shipping_deadline(created_at, deadline_days)
+    if shipped_at is not None:
+        return SHIPPED_ON_TIME if shipped_at <= deadline else SHIPPED_LATE
+    if now > deadline:
+        return LATE
+    if now >= deadline - timedelta(days=at_risk_days):
+        return AT_RISK
+    return ON_TIME
+
+
+def late_delivery_rate(lateness_values: Iterable[str]) -> float:
+    """Share of self-shipped orders shipped late or still unshipped past the deadline.
+
+    The marketplace may impose an Order Volume Limit from 10%.
+    """
+    values = list(lateness_values)
+    if not values:
+        return 0.0
+    return sum(value in (LATE, SHIPPED_LATE) for value in values) / len(values)
+
+
+def return_eligibility(delivered_at: Optional[datetime], now: datetime, window_days: int) -> Tuple[str, Optional[datetime]]:
+    """(ELIGIBLE | NOT_DELIVERED | WINDOW_CLOSED, end of the return window)."""
+    if delivered_at is None:
+        return NOT_DELIVERED, None
+    window_end = delivered_at + timedelta(days=window_days)
+    return (ELIGIBLE if now <= window_end else WINDOW_CLOSED), window_end
+
+
+def seller_auto_approves(
+    rule: AutoApprovalRule, amount_cents: int, reason: str, delivered_at: Optional[datetime], requested_at: datetime
+) -> bool:
+    """Whether the seller's auto-approval rule approves a return request at once."""
+    if not rule.enabled or delivered_at is None:
+        return False
+    return (
+        amount_cents <= rule.max_amount_cents
+        and reason in rule.reasons
+        and requested_at - delivered_at <= timedelta(days=rule.max_days_since_delivery)
+    )
+
+
+def platform_auto_approval_at(ready_to_ship_at: Optional[datetime], requested_at: datetime, hours: int) -> datetime:
+    """When the marketplace approves an unanswered refund request by itself.
+
+    The clock runs from the order turning Ready To Ship; a request made later
+    than that gets its full `hours` from the request.
+    """
+    start = max(ready_to_ship_at, requested_at) if ready_to_ship_at else requested_at
+    return start + timedelta(hours=hours)
+
+
+@dataclass(frozen=True)
+class DecisionRound:
+    """One approval round of an after-sales request."""
+
+    requested_at: datetime
+    decided_at: Optional[datetime]
+    decided_by: Optional[str]  # "seller", "seller_rule", "platform" or None (undecided)
+
+
+SELLER_RULE_MINUTES = 1.0
+
+
+def handling_time_minutes(requests: Iterable[Tuple[DecisionRound, ...]], now: datetime, days: int = 60) -> Optional[float]:
+    """After-Sales Handling Time: mean minutes from request to the seller's decision.
+
+    Each request has up to two rounds; its time is the sum of its decided rounds.
+    A seller auto-approval counts as 1 minute; requests the platform decided are
+    excluded, and so are undecided ones. Requests made more than `days` ago
+    do not count. None when nothing counts.
+    """
+    since = now - timedelta(days=days)
+    totals = []
+    for rounds in requests:
+        rounds = rounds[:2]
+        if not rounds or rounds[0].requested_at < since:
+            continue
+        if any(r.decided_by == "platform" for r in rounds) or any(r.decided_at is None for r in rounds):
+            continue
+        totals.append(
+            sum(
+                SELLER_RULE_MINUTES if r.decided_by == "seller_rule" else (r.decided_at - r.requested_at).total_seconds() / 60
+                for r in rounds
+            )
+        )
+    return sum(totals) / len(totals) if totals else None

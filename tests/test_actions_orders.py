@@ -1,0 +1,266 @@
+"""Order actions with rasa_sdk's Tracker and CollectingDispatcher on a fresh demo database.
+The showcase orders are described in the README."""
+import time
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.orders import (
+    MAX_FAILURES, ActionAnswerOrderQuestion, ActionAskOrderNumber, ActionConfirmCancellation, ActionKeepOrder,
+    ActionSubmitAddressChange, ValidateAddressForm, ValidateOrderLookupForm,
+)
+from actions.returns import ActionSubmitReturn, ValidateReturnForm
+from bot import db
+from bot.demo import DEMO_IDENTITY_SECRET
+from bot.identity import sign_identity
+
+pytestmark = pytest.mark.usefixtures("demo_shop")
+
+
+def tracker(slots=None, text="", metadata=None):
+    latest = {"text": text, "intent": {"name": "inform"}, "entities": [], "metadata": metadata or {}}
+    return Tracker("shopper", slots or {}, latest, [], False, None, {"name": "order_lookup_form"}, "action_listen")
+
+
+def signed(customer_id, expires_in=3600):
+    expires = int(time.time()) + expires_in
+    return {"customer_id": customer_id, "expires": expires, "signature": sign_identity(DEMO_IDENTITY_SECRET, customer_id, expires)}
+
+
+async def answer(number, topic):
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerOrderQuestion().run(
+        dispatcher, tracker({"verified_order": number, "order_topic": topic}), {}
+    )
+    return [m["response"] for m in dispatcher.messages], dispatcher.messages, events
+
+
+# --- verification -------------------------------------------------------------
+
+async def required(slots=None, metadata=None):
+    return await ValidateOrderLookupForm().required_slots([], CollectingDispatcher(), tracker(slots, metadata=metadata), {})
+
+
+async def test_anonymous_shopper_must_give_number_and_contact():
+    assert await required() == ["order_number", "order_contact"]
+
+
+async def test_signed_in_shopper_needs_only_the_number_and_sees_their_orders():
+    assert await required(metadata=signed("cust-emma")) == ["order_number"]
+    dispatcher = CollectingDispatcher()
+    await ActionAskOrderNumber().run(dispatcher, tracker(metadata=signed("cust-emma")), {})
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_order_number_signed_in"
+    titles = [b["title"] for b in message["buttons"]]
+    assert titles and all(t in {f"#1000{n:02d}" for n in range(1, 17)} for t in titles)
+    assert "#100016" not in titles  # Noah's order
+
+
+async def test_expired_or_forged_identity_counts_as_anonymous():
+    assert await required(metadata=signed("cust-emma", expires_in=-10)) == ["order_number", "order_contact"]
+    forged = {**signed("cust-emma"), "customer_id": "cust-noah"}
+    assert await required(metadata=forged) == ["order_number", "order_contact"]
+
+
+def validate_number(value, slots=None, metadata=None):
+    dispatcher = CollectingDispatcher()
+    result = ValidateOrderLookupForm().validate_order_number(value, dispatcher, tracker(slots, metadata=metadata), {})
+    return result, [m["response"] for m in dispatcher.messages]
+
+
+def validate_contact(value, slots):
+    dispatcher = CollectingDispatcher()
+    result = ValidateOrderLookupForm().validate_order_contact(value, dispatcher, tracker(slots), {})
+    return result, [m["response"] for m in dispatcher.messages]
+
+
+@pytest.mark.parametrize("bad", ["hello", "12", "DROP TABLE orders;--", "100245' OR '1'='1", "😀😀", "9" * 25, None])
+def test_malformed_order_numbers_are_refused_politely(bad):
+    assert validate_number(bad) == ({"order_number": None}, ["utter_invalid_order_number"])
+
+
+def test_well_formed_number_is_accepted_without_revealing_whether_it_exists():
+    assert validate_number("#100004") == ({"order_number": "100004"}, [])
+    assert validate_number("999999") == ({"order_number": "999999"}, [])
+
+
+@pytest.mark.parametrize("contact", ["emma@example.com", "EMMA@example.com ", "+44 7700 900123", "07700 900123"])
+def test_right_contact_verifies_the_order(contact):
+    result, responses = validate_contact(contact, {"order_number": "100004"})
+    assert result["verified_order"] == "100004" and responses == []
+
+
+@pytest.mark.parametrize(
+    "number, contact",
+    [("100016", "emma@example.com"), ("999999", "emma@example.com"), ("100004", "liam@example.com")],
+)
+def test_wrong_pair_looks_exactly_like_an_unknown_order(number, contact):
+    result, responses = validate_contact(contact, {"order_number": number, "verification_failures": 1.0})
+    assert responses == ["utter_order_not_found"]
+    assert result == {"order_number": None, "order_contact": None, "verified_order": None, "verification_failures": 2.0}
+
+
+def test_contact_that_is_neither_email_nor_phone():
+    assert validate_contact("my name is emma", {"order_number": "100004"}) == (
+        {"order_contact": None}, ["utter_invalid_contact"],
+    )
+
+
+async def test_after_five_failures_the_bot_stops_asking_and_offers_a_human():
+    result, responses = validate_contact("x@example.com", {"order_number": "100004", "verification_failures": 4.0})
+    assert result["verification_failures"] == MAX_FAILURES and responses == []
+    assert await required({"verification_failures": float(MAX_FAILURES)}) == []
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker({"order_topic": "order_status"}), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_verification_locked"]
+
+
+def test_signed_in_shopper_cannot_open_someone_elses_order():
+    result, responses = validate_number("100016", metadata=signed("cust-emma"))
+    assert responses == ["utter_order_not_found"] and result["verified_order"] is None
+    result, responses = validate_number("100004", metadata=signed("cust-emma"))
+    assert result["verified_order"] == "100004" and responses == []
+
+
+def test_new_number_with_a_known_contact_is_checked_at_once():
+    slots = {"order_contact": "emma@example.com", "verified_order": "100004"}
+    assert validate_number("100005", slots)[0]["verified_order"] == "100005"
+    assert validate_number("100006", slots)[0] == {"order_number": "100006", "order_contact": None, "verified_order": None}
+
+
+# --- answers ------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "number, topic, expected",
+    [
+        ("100015", "order_status", ["utter_order_status_pending_payment"]),
+        ("100001", "order_status", ["utter_order_status_ready_to_ship"]),
+        ("100004", "order_status", ["utter_order_status_in_delivery"]),
+        ("100005", "order_status", ["utter_order_status_delivered"]),
+        ("100007", "order_status", ["utter_order_status_cancelled", "utter_cancellation_reason_by_seller", "utter_refund_paid"]),
+        ("100001", "track_shipment", ["utter_tracking_not_shipped"]),
+        ("100004", "track_shipment", ["utter_tracking"]),
+        ("100005", "track_shipment", ["utter_tracking_delivered"]),
+        ("100009", "track_shipment", ["utter_tracking_parcel_lost"]),
+        ("100014", "track_shipment", ["utter_tracking_parcel_damaged"]),
+        ("100010", "track_shipment", ["utter_tracking_cancelled"]),
+        ("100001", "late_delivery", ["utter_late_not_shipped_on_time"]),
+        ("100002", "late_delivery", ["utter_late_not_shipped_at_risk"]),
+        ("100003", "late_delivery", ["utter_late_not_shipped_late"]),
+        ("100004", "late_delivery", ["utter_late_in_transit_on_time"]),
+        ("100005", "late_delivery", ["utter_late_but_delivered"]),
+        ("100008", "late_delivery", ["utter_cancellation_reason_automatic", "utter_refund_pending"]),
+        ("100004", "cancellation_reason", ["utter_cancellation_not_cancelled"]),
+        ("100008", "cancellation_reason", ["utter_cancellation_reason_automatic", "utter_refund_pending"]),
+        ("100009", "cancellation_reason", ["utter_cancellation_reason_logistics_obstacle", "utter_refund_paid"]),
+        ("100010", "cancellation_reason", ["utter_cancellation_reason_by_buyer", "utter_refund_paid"]),
+        ("100004", "cancel_order", ["utter_cannot_cancel_in_delivery"]),
+        ("100005", "cancel_order", ["utter_cannot_cancel_delivered"]),
+        ("100004", "change_address", ["utter_cannot_change_address_in_delivery"]),
+        ("100007", "change_address", ["utter_cannot_change_address_cancelled"]),
+        ("100001", "return_request", ["utter_return_not_delivered"]),
+        ("100006", "return_request", ["utter_return_window_closed"]),
+        ("100011", "return_request", ["utter_after_sales_requested"]),
+        ("100011", "refund_status", ["utter_after_sales_requested"]),
+        ("100012", "refund_status", ["utter_after_sales_refunded"]),
+        ("100013", "refund_status", ["utter_after_sales_rejected"]),
+        ("100004", "refund_status", ["utter_no_after_sales_request"]),
+    ],
+)
+async def test_answers_for_each_topic_and_state(number, topic, expected):
+    responses, messages, events = await answer(number, topic)
+    assert responses == expected
+    assert all(m.get("order_number") == number for m in messages)
+    assert events == [SlotSet("follow_up", None)]
+
+
+async def test_tracking_lists_the_latest_events():
+    _, [message], _ = await answer("100004", "track_shipment")
+    assert message["tracking_number"] == "SPXGB0123456789" and message["events"].count("•") >= 2
+
+
+async def test_cancel_before_shipment_asks_then_records_a_request_for_the_seller(demo_shop):
+    responses, messages, events = await answer("100001", "cancel_order")
+    assert responses == ["utter_ask_confirm_cancel"] and events == [SlotSet("follow_up", "confirm_cancel")]
+    dispatcher = CollectingDispatcher()
+    events = await ActionConfirmCancellation().run(dispatcher, tracker({"verified_order": "100001"}), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_cancellation_requested"]
+    assert events == [SlotSet("follow_up", None)]
+    engine = db.make_engine(demo_shop)
+    with db.make_session_factory(engine)() as session:
+        order = db.get_order(session, db.get_shop(session, "demo").id, "100001")
+        assert order.cancellation.type == "by_buyer" and order.cancellation.cancelled_at is None
+        assert order.status == "ready_to_ship"  # the seller decides
+    engine.dispose()
+    responses, _, _ = await answer("100001", "cancel_order")
+    assert responses == ["utter_cancellation_request_pending"]
+
+
+async def test_declining_keeps_the_order():
+    dispatcher = CollectingDispatcher()
+    events = await ActionKeepOrder().run(dispatcher, tracker({"verified_order": "100001"}), {})
+    assert dispatcher.messages[0]["response"] == "utter_order_kept"
+    assert events == [SlotSet("follow_up", None)]
+
+
+async def test_address_change_before_shipment():
+    responses, _, events = await answer("100002", "change_address")
+    assert responses == [] and events == [SlotSet("follow_up", "address_form")]
+    form = ValidateAddressForm()
+    assert form.validate_new_address("nope", CollectingDispatcher(), tracker(), {}) == {"new_address": None}
+    assert form.validate_new_address(" 12  Rose Street,\nLondon E2 7AB ", CollectingDispatcher(), tracker(), {}) == {
+        "new_address": "12 Rose Street, London E2 7AB"
+    }
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitAddressChange().run(
+        dispatcher, tracker({"verified_order": "100002", "new_address": "12 Rose Street, London E2 7AB"}), {}
+    )
+    assert dispatcher.messages[0]["response"] == "utter_address_change_requested"
+
+
+@pytest.mark.parametrize(
+    "kind, reason, expected",
+    [
+        ("return_and_refund", "damaged", "utter_return_auto_approved"),  # €24.90, damaged, 3 days: the rule applies
+        ("return_and_refund", "changed_mind", "utter_return_requested"),  # reason not in the rule
+    ],
+)
+async def test_return_request_applies_the_auto_approval_rule(kind, reason, expected):
+    responses, _, events = await answer("100005", "return_request")
+    assert responses == [] and events == [SlotSet("follow_up", "return_form")]
+    dispatcher = CollectingDispatcher()
+    events = await ActionSubmitReturn().run(
+        dispatcher, tracker({"verified_order": "100005", "return_kind": kind, "return_reason": reason}), {}
+    )
+    assert [m["response"] for m in dispatcher.messages] == [expected]
+    assert events == [SlotSet("return_kind", None), SlotSet("return_reason", None), SlotSet("follow_up", None)]
+    responses, _, _ = await answer("100005", "refund_status")
+    assert responses == ["utter_after_sales_approved" if expected == "utter_return_auto_approved" else "utter_after_sales_requested"]
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [("Return and refund", "return_and_refund"), ("Refund only", "refund_only"), ("can i get an exchange", "replacement"), ("banana", None)],
+)
+def test_return_kind_choices(text, kind):
+    assert ValidateReturnForm().validate_return_kind(text, CollectingDispatcher(), tracker(), {}) == {"return_kind": kind}
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [("Damaged", "damaged"), ("it's too small", "size_fit"), ("they sent the wrong colour", "wrong_item"), ("zzz", None)],
+)
+def test_return_reason_choices(text, reason):
+    assert ValidateReturnForm().validate_return_reason(text, CollectingDispatcher(), tracker(), {}) == {"return_reason": reason}
+
+
+async def test_closed_database_gets_a_clear_reply(monkeypatch):
+    from actions import desk
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    desk._sessions.cache_clear()
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker({"verified_order": "100004", "order_topic": "order_status"}), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_orders_unavailable"]

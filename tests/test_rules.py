@@ -1,0 +1,103 @@
+"""The business rules at their boundaries."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot import rules
+from bot.rules import AutoApprovalRule, DecisionRound
+
+T0 = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+
+
+def test_self_shipping_deadline_is_12_calendar_days_after_creation():
+    assert rules.shipping_deadline(T0, 12) == datetime(2026, 11, 13, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "now, expected",
+    [
+        (T0, rules.ON_TIME),
+        (T0 + 9 * DAY - timedelta(seconds=1), rules.ON_TIME),
+        (T0 + 9 * DAY, rules.AT_RISK),  # 3 days before the deadline
+        (T0 + 12 * DAY, rules.AT_RISK),  # the deadline itself is still on time
+        (T0 + 12 * DAY + timedelta(seconds=1), rules.LATE),
+    ],
+)
+def test_lateness_of_unshipped_orders(now, expected):
+    assert rules.lateness(T0, None, now, deadline_days=12, at_risk_days=3) == expected
+
+
+def test_lateness_of_shipped_orders_depends_on_the_ship_date_only():
+    far_future = T0 + 100 * DAY
+    assert rules.lateness(T0, T0 + 12 * DAY, far_future, 12, 3) == rules.SHIPPED_ON_TIME
+    assert rules.lateness(T0, T0 + 12 * DAY + timedelta(minutes=1), far_future, 12, 3) == rules.SHIPPED_LATE
+
+
+def test_late_delivery_rate():
+    assert rules.late_delivery_rate([]) == 0.0
+    values = [rules.SHIPPED_ON_TIME] * 8 + [rules.SHIPPED_LATE, rules.LATE] + [rules.AT_RISK]
+    assert rules.late_delivery_rate(values) == pytest.approx(2 / 11)
+
+
+@pytest.mark.parametrize(
+    "delivered_at, now, expected",
+    [
+        (None, T0, (rules.NOT_DELIVERED, None)),
+        (T0, T0 + 15 * DAY, (rules.ELIGIBLE, T0 + 15 * DAY)),
+        (T0, T0 + 15 * DAY + timedelta(seconds=1), (rules.WINDOW_CLOSED, T0 + 15 * DAY)),
+    ],
+)
+def test_return_window(delivered_at, now, expected):
+    assert rules.return_eligibility(delivered_at, now, 15) == expected
+
+
+RULE = AutoApprovalRule(enabled=True, max_amount_cents=3000, reasons=("damaged", "wrong_item"), max_days_since_delivery=7)
+
+
+@pytest.mark.parametrize(
+    "rule, amount, reason, requested_after, expected",
+    [
+        (RULE, 3000, "damaged", 7 * DAY, True),  # every limit is inclusive
+        (RULE, 3001, "damaged", DAY, False),
+        (RULE, 1000, "changed_mind", DAY, False),
+        (RULE, 1000, "wrong_item", 7 * DAY + timedelta(seconds=1), False),
+        (AutoApprovalRule(), 100, "damaged", DAY, False),  # disabled
+    ],
+)
+def test_seller_auto_approval(rule, amount, reason, requested_after, expected):
+    assert rules.seller_auto_approves(rule, amount, reason, T0, T0 + requested_after) is expected
+
+
+def test_no_seller_auto_approval_before_delivery():
+    assert rules.seller_auto_approves(RULE, 100, "damaged", None, T0) is False
+
+
+def test_platform_auto_approval_runs_from_ready_to_ship_or_the_later_request():
+    assert rules.platform_auto_approval_at(T0, T0 - DAY, 24) == T0 + DAY
+    assert rules.platform_auto_approval_at(T0, T0 + 2 * DAY, 24) == T0 + 3 * DAY
+    assert rules.platform_auto_approval_at(None, T0, 24) == T0 + DAY
+
+
+def rounds(*spec):
+    return tuple(DecisionRound(T0 + start, T0 + end if end is not None else None, by) for start, end, by in spec)
+
+
+def test_handling_time_sums_rounds_counts_rule_as_one_minute_and_skips_platform():
+    now = T0 + 10 * DAY
+    requests = [
+        rounds((timedelta(0), timedelta(hours=2), "seller")),  # 120 min
+        rounds((timedelta(0), timedelta(hours=1), "seller"), (timedelta(hours=5), timedelta(hours=6), "seller")),  # 120
+        rounds((timedelta(0), timedelta(0), "seller_rule")),  # 1 min
+        rounds((timedelta(0), timedelta(hours=24), "platform")),  # excluded
+        rounds((timedelta(0), None, None)),  # undecided: excluded
+    ]
+    assert rules.handling_time_minutes(requests, now) == pytest.approx((120 + 120 + 1) / 3)
+
+
+def test_handling_time_window_is_60_days():
+    now = T0 + 61 * DAY
+    inside = rounds((DAY + timedelta(minutes=1), DAY + timedelta(minutes=31), "seller"))
+    outside = rounds((timedelta(0), timedelta(hours=5), "seller"))
+    assert rules.handling_time_minutes([inside, outside], now) == pytest.approx(30)
+    assert rules.handling_time_minutes([outside], now) is None
