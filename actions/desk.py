@@ -1,5 +1,6 @@
-"""The order desk the actions share, opened once per action server process."""
+"""The order desk the actions share, and the checks every order action makes."""
 import functools
+import logging
 import time
 from typing import List, Optional
 
@@ -10,7 +11,10 @@ from bot import db
 from bot.config import Config
 from bot.identity import verified_customer_id
 from bot.orders import OrderDesk, Reply
-from bot.settings import load_settings
+from bot.settings import SettingsError, ShopSettings, load_settings
+
+log = logging.getLogger(__name__)
+_last_good_settings: Optional[ShopSettings] = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -18,10 +22,22 @@ def _sessions(database_url: str):
     return db.make_session_factory(db.make_engine(database_url))
 
 
+def _settings(config: Config) -> ShopSettings:
+    """shop.yml as it is now; if a seller's edit broke it, the last good version."""
+    global _last_good_settings
+    try:
+        _last_good_settings = load_settings(config.shop_settings_file)
+    except SettingsError:
+        if _last_good_settings is None:
+            raise
+        log.exception("shop.yml is invalid; keeping the last valid settings")
+    return _last_good_settings
+
+
 def order_desk() -> OrderDesk:
     """A desk over the configured database, with the seller's current shop.yml."""
     config = Config.from_env()
-    return OrderDesk(_sessions(config.database_url), load_settings(config.shop_settings_file))
+    return OrderDesk(_sessions(config.database_url), _settings(config))
 
 
 def signed_in_customer(desk: OrderDesk, tracker: Tracker) -> Optional[str]:
@@ -30,6 +46,22 @@ def signed_in_customer(desk: OrderDesk, tracker: Tracker) -> Optional[str]:
     if not metadata:
         return None
     return verified_customer_id(desk.identity_secret(), metadata, time.time())
+
+
+def verified_order(desk: OrderDesk, tracker: Tracker) -> Optional[str]:
+    """The verified order, if whoever sends this message may still see it.
+
+    An order verified through a signed identity stays visible only while the
+    messages carry that same identity; one verified by contact details stays
+    visible for the conversation (a new session verifies again).
+    """
+    number = tracker.get_slot("verified_order")
+    verified_by = tracker.get_slot("verified_by")
+    if not number:
+        return None
+    if verified_by and verified_by != "contact" and signed_in_customer(desk, tracker) != verified_by:
+        return None
+    return number
 
 
 def say(dispatcher: CollectingDispatcher, replies: List[Reply]) -> None:

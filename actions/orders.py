@@ -6,7 +6,7 @@ the order. Once `verified_order` is set, `action_answer_order_question`
 answers for that topic. A wrong number/contact pair gets the same reply as an
 unknown order, and after MAX_FAILURES the bot stops asking and offers a human.
 """
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -14,10 +14,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.desk import order_desk, say, signed_in_customer
+from actions.desk import order_desk, say, signed_in_customer, verified_order
 from bot.orders import normalise_contact, normalise_order_number
+from bot.settings import SettingsError
 
 MAX_FAILURES = 5
+# What may fail while looking an order up: the database, the shop missing from it, shop.yml.
+SERVICE_ERRORS = (SQLAlchemyError, LookupError, SettingsError)
 
 
 def _failed(tracker: Tracker) -> int:
@@ -29,7 +32,32 @@ def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text,
     failures = _failed(tracker) + 1
     if failures < MAX_FAILURES:
         dispatcher.utter_message(response="utter_order_not_found")
-    return {"order_number": None, "order_contact": None, "verified_order": None, "verification_failures": float(failures)}
+    return {
+        "order_number": None, "order_contact": None, "verified_order": None, "verified_by": None,
+        "verification_failures": float(failures),
+    }
+
+
+def _before_latest_message(tracker: Tracker) -> List[Dict[Text, Any]]:
+    users = [i for i, event in enumerate(tracker.events) if event.get("event") == "user"]
+    return tracker.events[: users[-1]] if users else list(tracker.events)
+
+
+def _previous_value(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest user message."""
+    value = None
+    for event in _before_latest_message(tracker):
+        if event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
+def _previous_action(tracker: Tracker) -> Optional[str]:
+    """The last action the bot ran before the latest user message."""
+    for event in reversed(_before_latest_message(tracker)):
+        if event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None
 
 
 class ValidateOrderLookupForm(FormValidationAction):
@@ -41,31 +69,42 @@ class ValidateOrderLookupForm(FormValidationAction):
     ) -> List[Text]:
         if _failed(tracker) >= MAX_FAILURES:
             return []  # stop asking; the answer action offers a human
-        if tracker.get_slot("verified_order") and tracker.get_slot("verified_order") == tracker.get_slot("order_number"):
-            return []
-        if signed_in_customer(order_desk(), tracker):
-            return ["order_number"]
+        try:
+            desk = order_desk()
+            if verified_order(desk, tracker) and tracker.get_slot("verified_order") == tracker.get_slot("order_number"):
+                return []
+            if signed_in_customer(desk, tracker):
+                return ["order_number"]
+        except SERVICE_ERRORS:
+            return []  # the answer action says the order system is unavailable
         return ["order_number", "order_contact"]
 
     def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        previous = _previous_value(tracker, "order_number")
+        if tracker.get_slot("requested_slot") == "order_contact" and previous:
+            # A phone number typed while the contact is asked for can look like an order number.
+            return {"order_number": previous}
         number = normalise_order_number(value if isinstance(value, str) else None)
         if number is None:
             dispatcher.utter_message(response="utter_invalid_order_number")
             return {"order_number": None}
-        desk = order_desk()
-        customer = signed_in_customer(desk, tracker)
-        if customer:
-            if desk.verify_customer(number, customer):
-                return {"order_number": number, "verified_order": number, "order_contact": None}
-            return _not_found(dispatcher, tracker)
-        contact = tracker.get_slot("order_contact")
-        if contact and number != tracker.get_slot("verified_order"):
-            # A new order number with a contact already given: check the pair now.
-            if desk.verify_contact(number, contact):
-                return {"order_number": number, "verified_order": number}
-            return {"order_number": number, "order_contact": None, "verified_order": None}
+        try:
+            desk = order_desk()
+            customer = signed_in_customer(desk, tracker)
+            if customer:
+                if desk.verify_customer(number, customer):
+                    return {"order_number": number, "verified_order": number, "verified_by": customer, "order_contact": None}
+                return _not_found(dispatcher, tracker)
+            contact = tracker.get_slot("order_contact")
+            if contact and number != tracker.get_slot("verified_order"):
+                # A new order number with a contact already given: check the pair now.
+                if desk.verify_contact(number, contact):
+                    return {"order_number": number, "verified_order": number, "verified_by": "contact"}
+                return {"order_number": number, "order_contact": None, "verified_order": None, "verified_by": None}
+        except SERVICE_ERRORS:
+            return {"order_number": number}
         return {"order_number": number}
 
     def validate_order_contact(
@@ -76,8 +115,13 @@ class ValidateOrderLookupForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_contact")
             return {"order_contact": None}
         number = tracker.get_slot("order_number")
-        if number and order_desk().verify_contact(number, contact):
-            return {"order_contact": contact, "verified_order": number}
+        if not number:
+            return {"order_contact": contact}  # given first: checked once the number comes
+        try:
+            if order_desk().verify_contact(number, contact):
+                return {"order_contact": contact, "verified_order": number, "verified_by": "contact"}
+        except SERVICE_ERRORS:
+            return {"order_contact": contact}
         return _not_found(dispatcher, tracker)
 
 
@@ -88,9 +132,12 @@ class ActionAskOrderNumber(Action):
         return "action_ask_order_number"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        desk = order_desk()
-        customer = signed_in_customer(desk, tracker)
-        numbers = desk.recent_order_numbers(customer) if customer else []
+        try:
+            desk = order_desk()
+            customer = signed_in_customer(desk, tracker)
+            numbers = desk.recent_order_numbers(customer) if customer else []
+        except SERVICE_ERRORS:
+            numbers = []
         if numbers:
             buttons = [{"title": f"#{number}", "payload": number} for number in numbers]
             dispatcher.utter_message(response="utter_ask_order_number_signed_in", buttons=buttons)
@@ -124,14 +171,15 @@ class ActionAnswerOrderQuestion(Action):
         return "action_answer_order_question"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        number = tracker.get_slot("verified_order")
-        if not number:
-            dispatcher.utter_message(response="utter_verification_locked")
-            return [SlotSet("follow_up", None)]
         topic = tracker.get_slot("order_topic") or "order_status"
         try:
-            replies = ANSWERS[topic](order_desk(), number)
-        except (SQLAlchemyError, LookupError):
+            desk = order_desk()
+            number = verified_order(desk, tracker)
+            if not number:
+                dispatcher.utter_message(response="utter_verification_locked")
+                return [SlotSet("follow_up", None), SlotSet("verified_order", None)]
+            replies = ANSWERS[topic](desk, number)
+        except SERVICE_ERRORS:
             dispatcher.utter_message(response="utter_orders_unavailable")
             return [SlotSet("follow_up", None)]
         follow_up = FOLLOW_UPS.get(replies[-1].response)
@@ -146,9 +194,17 @@ class ActionConfirmCancellation(Action):
         return "action_confirm_cancellation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if _previous_action(tracker) != "action_answer_order_question":
+            # The question was not the bot's last word: a late "yes" cancels nothing.
+            dispatcher.utter_message(response="utter_how_can_i_help")
+            return [SlotSet("follow_up", None)]
         try:
-            say(dispatcher, order_desk().cancel(tracker.get_slot("verified_order")))
-        except (SQLAlchemyError, LookupError):
+            desk = order_desk()
+            number = verified_order(desk, tracker)
+            say(dispatcher, desk.cancel(number) if number else [])
+            if not number:
+                dispatcher.utter_message(response="utter_verification_locked")
+        except SERVICE_ERRORS:
             dispatcher.utter_message(response="utter_orders_unavailable")
         return [SlotSet("follow_up", None)]
 
@@ -185,7 +241,12 @@ class ActionSubmitAddressChange(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         try:
-            say(dispatcher, order_desk().change_address(tracker.get_slot("verified_order"), tracker.get_slot("new_address")))
-        except (SQLAlchemyError, LookupError):
+            desk = order_desk()
+            number = verified_order(desk, tracker)
+            if number:
+                say(dispatcher, desk.change_address(number, tracker.get_slot("new_address")))
+            else:
+                dispatcher.utter_message(response="utter_verification_locked")
+        except SERVICE_ERRORS:
             dispatcher.utter_message(response="utter_orders_unavailable")
         return [SlotSet("new_address", None), SlotSet("follow_up", None)]

@@ -8,9 +8,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
-from actions.desk import order_desk, say
+from actions.desk import order_desk, say, verified_order
+from actions.orders import SERVICE_ERRORS
 
 # Words a shopper (or a button) uses for each choice; the first match wins.
 KIND_WORDS = {
@@ -63,9 +63,13 @@ class ActionSubmitReturn(Action):
         return "action_submit_return"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        number = tracker.get_slot("verified_order")
         try:
-            say(dispatcher, order_desk().request_return(number, tracker.get_slot("return_kind"), tracker.get_slot("return_reason")))
-        except (SQLAlchemyError, LookupError):
+            desk = order_desk()
+            number = verified_order(desk, tracker)
+            if number:
+                say(dispatcher, desk.request_return(number, tracker.get_slot("return_kind"), tracker.get_slot("return_reason")))
+            else:
+                dispatcher.utter_message(response="utter_verification_locked")
+        except SERVICE_ERRORS:
             dispatcher.utter_message(response="utter_orders_unavailable")
         return [SlotSet("return_kind", None), SlotSet("return_reason", None), SlotSet("follow_up", None)]

@@ -45,6 +45,9 @@ async def _parse_all(model: str, texts: List[str]) -> List[str]:
 
 def benchmark_nlu(csv_path: str, model_path: str) -> int:
     logging.disable(logging.WARNING)
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # rasa's debug lines
     rows = list(csv.DictReader(open(csv_path, newline="", encoding="utf-8")))
     model = newest_model(model_path)
     predictions = asyncio.run(_parse_all(model, [row["text"] for row in rows]))
@@ -63,6 +66,13 @@ def benchmark_nlu(csv_path: str, model_path: str) -> int:
         print(f"  {source:<20} {right[source] / total[source]:6.1%}  ({right[source]}/{total[source]})")
     all_right = sum(right.values())
     print(f"  {'all':<20} {all_right / len(rows):6.1%}  ({all_right}/{len(rows)})")
+    confusions: Dict[str, int] = defaultdict(int)
+    for row, predicted in zip(rows, predictions):
+        if not is_accepted(predicted, row["accept"].split("|")):
+            confusions[f"{row['accept']} -> {predicted.split('/')[0]}"] += 1
+    print("most frequent errors (accepted -> predicted):")
+    for confusion, count in sorted(confusions.items(), key=lambda item: -item[1])[:12]:
+        print(f"  {count:4d}  {confusion}")
     ood = [p for row, p in zip(rows, predictions) if REJECTIONS & set(row["accept"].split("|"))]
     if ood:
         rejected = sum(p in REJECTIONS for p in ood)

@@ -1,4 +1,5 @@
 """Talking to the Rasa server on behalf of the storefront chat."""
+import asyncio
 from typing import Any, Dict, List, Optional
 
 import aiohttp
@@ -25,13 +26,15 @@ async def send_to_bot(
 ) -> List[Dict[str, Any]]:
     """Send one shopper message through Rasa's REST channel; return the bot's replies."""
     validate_message(sender, text)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidInput("`metadata` must be a JSON object.")
     payload = {"sender": sender, "message": text, "metadata": metadata or {}}
     try:
         async with rasa.post("/webhooks/rest/webhook", json=payload) as response:
             if response.status != 200:
                 raise ServiceUnavailable(f"The assistant answered with HTTP {response.status}; please try again.")
             return await response.json()
-    except aiohttp.ClientError as error:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         raise ServiceUnavailable("The assistant is not reachable right now; please try again shortly.") from error
 
 
@@ -39,5 +42,5 @@ async def rasa_is_up(rasa: aiohttp.ClientSession) -> bool:
     try:
         async with rasa.get("/") as response:
             return response.status == 200
-    except aiohttp.ClientError:
+    except (aiohttp.ClientError, asyncio.TimeoutError):
         return False

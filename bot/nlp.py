@@ -23,13 +23,13 @@ ENTITY_LABELS = (ORDER_ID, TRACKING_NUMBER, EMAIL, PHONE)
 
 # Bumped whenever the patterns or lemma tables change: the version goes into the
 # pipeline's meta.json, and `make train` retrains when the pipeline is rebuilt.
-PIPELINE_VERSION = "1.0.0"
+PIPELINE_VERSION = "1.1.0"
 
 _DIGITS = r"^\d{%d,%d}$"
 
 ENTITY_PATTERNS = [
-    # Order numbers: 6 to 20 digits ("100245"), or "#" and 3+ digits ("#1001").
-    {"label": ORDER_ID, "pattern": [{"TEXT": {"REGEX": _DIGITS % (6, 20)}}]},
+    # Order numbers: 6 to 20 digits not starting with 0 ("100245"), or "#" and 3+ digits ("#1001").
+    {"label": ORDER_ID, "pattern": [{"TEXT": {"REGEX": r"^[1-9]\d{5,19}$"}}]},
     {"label": ORDER_ID, "pattern": [{"ORTH": "#"}, {"TEXT": {"REGEX": _DIGITS % (3, 20)}}]},
     {"label": ORDER_ID, "pattern": [{"TEXT": {"REGEX": r"^#\d{3,20}$"}}]},
     # Tracking numbers mix letters and a run of digits: SPXGB0123456789,
@@ -43,6 +43,7 @@ ENTITY_PATTERNS = [
     # national (0770 090 0123, 555-123-4567, (555) 123-4567). A bare run of
     # digits is an order number; the verification form reads phones from text.
     {"label": PHONE, "pattern": [{"TEXT": {"REGEX": r"^\+\d{7,15}$"}}]},
+    {"label": PHONE, "pattern": [{"TEXT": {"REGEX": r"^0\d{9,10}$"}}]},  # national, written together
     {
         "label": PHONE,
         "pattern": [{"TEXT": {"REGEX": r"^\+\d{1,3}$"}}, {"TEXT": {"REGEX": r"^\d{2,5}$"}, "OP": "+"}],
@@ -51,7 +52,7 @@ ENTITY_PATTERNS = [
         "label": PHONE,
         "pattern": [
             {"TEXT": {"REGEX": r"^0\d{2,4}$"}},
-            {"TEXT": {"REGEX": r"^\d{3,4}$"}},
+            {"TEXT": {"REGEX": r"^\d{3,8}$"}},
             {"TEXT": {"REGEX": r"^\d{3,4}$"}, "OP": "?"},
         ],
     },

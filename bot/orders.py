@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db, rules
 from bot.db import (
-    APPROVED, BY_BUYER, CANCELLED, DELIVERED, IN_DELIVERY, PENDING_PAYMENT, READY_TO_SHIP, REFUNDED, REQUESTED,
+    APPROVED, BY_BUYER, CANCELLED, DELIVERED, IN_DELIVERY, PENDING_PAYMENT, READY_TO_SHIP, REFUNDED, REJECTED, REQUESTED,
     SELF_SHIPPING, AddressChangeRequest, AfterSalesEvent, AfterSalesRequest, Cancellation, Order,
 )
 from bot.settings import ShopSettings
 
-ORDER_NUMBER = re.compile(r"^#?\s*(\d{3,20})$")
+# Order numbers: digits ("100245", "#1001") or an export's own format ("A-1001"), with 3+ digits.
+ORDER_NUMBER = re.compile(r"^#?\s*((?=(?:[^\d]*\d){3})[A-Za-z0-9][A-Za-z0-9-]{2,31})$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -65,6 +66,12 @@ def day(moment) -> str:
 
 def when(moment: datetime) -> str:
     return f"{day(moment)} at {moment:%H:%M} UTC"
+
+
+def events_text(shipment) -> str:
+    return "\n".join(
+        f"• {when(event.occurred_at)}: {event.description} ({event.location})" for event in shipment.events[-3:]
+    ) or "• no scan yet"
 
 
 def items_text(order: Order) -> str:
@@ -171,14 +178,12 @@ class OrderDesk:
                 return [Reply("utter_tracking_cancelled", values)]
             if shipment is None:
                 return [Reply("utter_tracking_not_shipped", values)]
-            values["events"] = "\n".join(
-                f"• {when(event.occurred_at)}: {event.description} ({event.location})" for event in shipment.events[-3:]
-            ) or "• no scan yet"
+            values["events"] = events_text(shipment)
             if shipment.problem:
                 return [Reply(f"utter_tracking_parcel_{shipment.problem}", values)]
             if shipment.delivered_at:
                 return [Reply("utter_tracking_delivered", values)]
-            return [Reply("utter_tracking", values)]
+            return [Reply("utter_tracking" if shipment.estimated_delivery else "utter_tracking_no_estimate", values)]
 
     def late_delivery(self, number: str) -> List[Reply]:
         with self.sessions() as session:
@@ -191,18 +196,20 @@ class OrderDesk:
             if order.status == DELIVERED:
                 return [Reply("utter_late_but_delivered", values)]
             if shipment is not None and shipment.problem:
-                return [Reply(f"utter_tracking_parcel_{shipment.problem}", values)]
+                return [Reply(f"utter_tracking_parcel_{shipment.problem}", {**values, "events": events_text(shipment)})]
             if order.status == IN_DELIVERY:
-                if shipment.estimated_delivery and shipment.estimated_delivery < now.date():
+                if not shipment.estimated_delivery:
+                    return [Reply("utter_late_in_transit_no_estimate", values)]
+                if shipment.estimated_delivery < now.date():
                     return [Reply("utter_late_in_transit_overdue", values)]
                 return [Reply("utter_late_in_transit_on_time", values)]
             if order.status == PENDING_PAYMENT:
                 return [Reply("utter_order_status_pending_payment", values)]
+            if order.logistics != SELF_SHIPPING:
+                return [Reply("utter_late_platform_pickup", values)]  # the 12-day rule is for self-shipping
             state = rules.lateness(
                 order.created_at, None, now, self.settings.self_shipping_deadline_days, self.settings.at_risk_days
             )
-            if order.logistics != SELF_SHIPPING and state != rules.LATE:
-                state = rules.ON_TIME  # the platform's logistics collect it; the 12-day rule is the seller's
             return [Reply(f"utter_late_not_shipped_{state}", values)]
 
     def _cancellation_replies(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
@@ -282,8 +289,7 @@ class OrderDesk:
         with self.sessions() as session:
             order = self._load(session, number)
             values = self._base(order)
-            open_requests = [r for r in order.after_sales if r.status in (REQUESTED, APPROVED)]
-            if open_requests:
+            if order.after_sales and not self._may_reopen(order):
                 return self._after_sales_replies(order, values)
             delivered_at = order.shipment.delivered_at if order.shipment else None
             state, _ = rules.return_eligibility(delivered_at, self.clock(), self.settings.return_window_days)
@@ -300,23 +306,35 @@ class OrderDesk:
             now = self.clock()
             delivered_at = order.shipment.delivered_at if order.shipment else None
             state, _ = rules.return_eligibility(delivered_at, now, self.settings.return_window_days)
-            if state != rules.ELIGIBLE or any(r.status in (REQUESTED, APPROVED) for r in order.after_sales):
+            if state != rules.ELIGIBLE or (order.after_sales and not self._may_reopen(order)):
                 return self.return_check(number)
+            values.update(kind_text=KIND_TEXT[kind], reason_text=REASON_TEXT[reason])
+            values["auto_approval_at"] = when(
+                rules.platform_auto_approval_at(order.ready_to_ship_at, now, self.settings.platform_auto_approval_hours)
+            )
+            if order.after_sales:
+                # The second and last approval round of the rejected request; no seller rule applies.
+                request = order.after_sales[-1]
+                request.round, request.status = 2, REQUESTED
+                request.decided_at = request.decided_by = None
+                request.history.append(AfterSalesEvent(occurred_at=now, status=REQUESTED, actor="buyer", round=2))
+                return [Reply("utter_return_second_round", values)]
             request = AfterSalesRequest(
                 kind=kind, reason=reason, status=REQUESTED, amount_cents=order.total_cents, requested_at=now
             )
             request.history.append(AfterSalesEvent(occurred_at=now, status=REQUESTED, actor="buyer"))
-            values.update(kind_text=KIND_TEXT[kind], reason_text=REASON_TEXT[reason])
+            order.after_sales.append(request)
             if rules.seller_auto_approves(self.settings.return_auto_approval, order.total_cents, reason, delivered_at, now):
                 request.status, request.decided_at, request.decided_by = APPROVED, now, db.DECIDED_BY_SELLER_RULE
                 request.history.append(AfterSalesEvent(occurred_at=now, status=APPROVED, actor="seller_rule"))
-                order.after_sales.append(request)
                 return [Reply("utter_return_auto_approved", values)]
-            order.after_sales.append(request)
-            values["auto_approval_at"] = when(
-                rules.platform_auto_approval_at(order.ready_to_ship_at, now, self.settings.platform_auto_approval_hours)
-            )
             return [Reply("utter_return_requested", values)]
+
+    @staticmethod
+    def _may_reopen(order: Order) -> bool:
+        """Only a request the seller rejected in its first round may be reopened, once."""
+        last = order.after_sales[-1]
+        return last.status == REJECTED and last.round == 1
 
     def _after_sales_replies(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
         replies = []
@@ -330,15 +348,19 @@ class OrderDesk:
             }
             if request.decided_at:
                 request_values["decided_on"] = day(request.decided_at)
-            if request.status == REQUESTED:
-                request_values["auto_approval_at"] = when(
-                    rules.platform_auto_approval_at(
-                        order.ready_to_ship_at, request.requested_at, self.settings.platform_auto_approval_hours
-                    )
+            status = request.status
+            if status == REQUESTED:
+                # The current round started with the buyer's latest request.
+                asked_at = max([e.occurred_at for e in request.history if e.status == REQUESTED] or [request.requested_at])
+                deadline = rules.platform_auto_approval_at(
+                    order.ready_to_ship_at, asked_at, self.settings.platform_auto_approval_hours
                 )
+                request_values["auto_approval_at"] = when(deadline)
+                if self.clock() > deadline:
+                    status = "platform_approved"  # the marketplace's rule has decided it, whatever our data says
             if request.status == REFUNDED:
                 request_values["refunded_on"] = day(request.refunded_at or request.decided_at)
-            replies.append(Reply(f"utter_after_sales_{request.status}", request_values))
+            replies.append(Reply(f"utter_after_sales_{status}", request_values))
         return replies
 
     def refund_status(self, number: str) -> List[Reply]:

@@ -46,14 +46,16 @@ def lateness(
 
 
 def late_delivery_rate(lateness_values: Iterable[str]) -> float:
-    """Share of self-shipped orders shipped late or still unshipped past the deadline.
+    """Late Delivery Rate of self-shipped orders: late ones among those already due.
 
-    The marketplace may impose an Order Volume Limit from 10%.
+    An order is due once shipped or once its deadline has passed; orders still
+    ON_TIME or AT_RISK are not counted yet. The marketplace may impose an
+    Order Volume Limit from 10%.
     """
-    values = list(lateness_values)
-    if not values:
+    due = [value for value in lateness_values if value in (SHIPPED_ON_TIME, SHIPPED_LATE, LATE)]
+    if not due:
         return 0.0
-    return sum(value in (LATE, SHIPPED_LATE) for value in values) / len(values)
+    return sum(value != SHIPPED_ON_TIME for value in due) / len(due)
 
 
 def return_eligibility(delivered_at: Optional[datetime], now: datetime, window_days: int) -> Tuple[str, Optional[datetime]]:
@@ -102,23 +104,25 @@ SELLER_RULE_MINUTES = 1.0
 def handling_time_minutes(requests: Iterable[Tuple[DecisionRound, ...]], now: datetime, days: int = 60) -> Optional[float]:
     """After-Sales Handling Time: mean minutes from request to the seller's decision.
 
-    Each request has up to two rounds; its time is the sum of its decided rounds.
-    A seller auto-approval counts as 1 minute; requests the platform decided are
-    excluded, and so are undecided ones. Requests made more than `days` ago
-    do not count. None when nothing counts.
+    Each request has up to two rounds; its time is the sum of the rounds the
+    seller decided (a round still open adds nothing yet). A seller
+    auto-approval counts as 1 minute. Requests in which the platform decided a
+    round are excluded, and so are requests with no decided round. Requests
+    made more than `days` ago do not count. None when nothing counts.
     """
     since = now - timedelta(days=days)
     totals = []
     for rounds in requests:
         rounds = rounds[:2]
-        if not rounds or rounds[0].requested_at < since:
+        if not rounds or rounds[0].requested_at < since or any(r.decided_by == "platform" for r in rounds):
             continue
-        if any(r.decided_by == "platform" for r in rounds) or any(r.decided_at is None for r in rounds):
+        decided = [r for r in rounds if r.decided_at is not None]
+        if not decided:
             continue
         totals.append(
             sum(
                 SELLER_RULE_MINUTES if r.decided_by == "seller_rule" else (r.decided_at - r.requested_at).total_seconds() / 60
-                for r in rounds
+                for r in decided
             )
         )
     return sum(totals) / len(totals) if totals else None

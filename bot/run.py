@@ -1,6 +1,7 @@
 """`make run`: start the Rasa server, the action server and the web service, wait
 until all three answer, print the URLs, and stop them all on Ctrl-C."""
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -14,11 +15,12 @@ from bot.config import Config
 READY_TIMEOUT_SECONDS = 180
 
 
-def commands(config: Config) -> Dict[str, List[str]]:
+def commands(config: Config, rasa_token: str) -> Dict[str, List[str]]:
     python = sys.executable
     return {
+        # The HTTP API (trackers, slots) needs the token; the REST webhook does not.
         "rasa": [
-            python, "-m", "rasa", "run", "--enable-api", "--cors", "*",
+            python, "-m", "rasa", "run", "--enable-api", "--auth-token", rasa_token,
             "--interface", config.host, "--port", str(config.rasa_port),
             "--model", "models", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
         ],
@@ -27,9 +29,9 @@ def commands(config: Config) -> Dict[str, List[str]]:
     }
 
 
-def health_urls(config: Config) -> Dict[str, str]:
+def health_urls(config: Config, rasa_token: str) -> Dict[str, str]:
     return {
-        "rasa": f"{config.rasa_url}/status",  # answers once the model is loaded
+        "rasa": f"{config.rasa_url}/status?token={rasa_token}",  # answers once the model is loaded
         "actions": f"{config.actions_url}/health",
         "web": f"{config.web_url}/health",
     }
@@ -62,13 +64,14 @@ def run(config: Config) -> int:
         "SANIC_HOST": config.host,  # the action server's bind address
         "ACTION_ENDPOINT_URL": f"{config.actions_url}/webhook",
     }
+    rasa_token = os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24)
     processes: Dict[str, subprocess.Popen] = {}
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        for name, command in commands(config).items():
+        for name, command in commands(config, rasa_token).items():
             # Each child leads its own process group, so stopping it stops its children too.
             processes[name] = subprocess.Popen(command, cwd=config.project_dir, env=environment, start_new_session=True)
-        pending = health_urls(config)
+        pending = health_urls(config, rasa_token)
         started = time.monotonic()
         while pending:
             for name in list(pending):
@@ -85,7 +88,7 @@ def run(config: Config) -> int:
             f"\nShop assistant is up after {time.monotonic() - started:.0f} s:\n"
             f"  shop chat page   {config.web_url}/\n"
             f"  Rasa REST        {config.rasa_url}/webhooks/rest/webhook\n"
-            f"  Rasa HTTP API    {config.rasa_url}/status\n"
+            f"  Rasa HTTP API    {config.rasa_url}/status?token=$RASA_TOKEN (set RASA_TOKEN to choose it)\n"
             f"  action server    {config.actions_url}/health\n"
             f"Press Ctrl-C to stop.\n",
             flush=True,

@@ -19,9 +19,16 @@ from bot.identity import sign_identity
 pytestmark = pytest.mark.usefixtures("demo_shop")
 
 
-def tracker(slots=None, text="", metadata=None):
+def tracker(slots=None, text="", metadata=None, events=None):
     latest = {"text": text, "intent": {"name": "inform"}, "entities": [], "metadata": metadata or {}}
-    return Tracker("shopper", slots or {}, latest, [], False, None, {"name": "order_lookup_form"}, "action_listen")
+    return Tracker("shopper", slots or {}, latest, events or [], False, None, {"name": "order_lookup_form"}, "action_listen")
+
+
+AFTER_CANCEL_QUESTION = [
+    {"event": "action", "name": "action_answer_order_question"},
+    {"event": "action", "name": "action_listen"},
+    {"event": "user", "text": "yes"},
+]
 
 
 def signed(customer_id, expires_in=3600):
@@ -76,7 +83,7 @@ def validate_contact(value, slots):
     return result, [m["response"] for m in dispatcher.messages]
 
 
-@pytest.mark.parametrize("bad", ["hello", "12", "DROP TABLE orders;--", "100245' OR '1'='1", "😀😀", "9" * 25, None])
+@pytest.mark.parametrize("bad", ["hello", "12", "DROP TABLE orders;--", "100245' OR '1'='1", "😀😀", "9" * 40, None])
 def test_malformed_order_numbers_are_refused_politely(bad):
     assert validate_number(bad) == ({"order_number": None}, ["utter_invalid_order_number"])
 
@@ -99,7 +106,9 @@ def test_right_contact_verifies_the_order(contact):
 def test_wrong_pair_looks_exactly_like_an_unknown_order(number, contact):
     result, responses = validate_contact(contact, {"order_number": number, "verification_failures": 1.0})
     assert responses == ["utter_order_not_found"]
-    assert result == {"order_number": None, "order_contact": None, "verified_order": None, "verification_failures": 2.0}
+    assert result == {
+        "order_number": None, "order_contact": None, "verified_order": None, "verified_by": None, "verification_failures": 2.0,
+    }
 
 
 def test_contact_that_is_neither_email_nor_phone():
@@ -121,13 +130,48 @@ def test_signed_in_shopper_cannot_open_someone_elses_order():
     result, responses = validate_number("100016", metadata=signed("cust-emma"))
     assert responses == ["utter_order_not_found"] and result["verified_order"] is None
     result, responses = validate_number("100004", metadata=signed("cust-emma"))
-    assert result["verified_order"] == "100004" and responses == []
+    assert result["verified_order"] == "100004" and result["verified_by"] == "cust-emma" and responses == []
+
+
+async def test_order_verified_by_identity_is_hidden_once_the_identity_changes():
+    slots = {"verified_order": "100004", "verified_by": "cust-emma", "order_number": "100004", "order_topic": "order_status"}
+    assert await ValidateOrderLookupForm().required_slots([], CollectingDispatcher(), tracker(slots, metadata=signed("cust-emma")), {}) == []
+    for metadata in (None, signed("cust-noah")):
+        assert await required(slots, metadata=metadata) != []
+        dispatcher = CollectingDispatcher()
+        await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, metadata=metadata), {})
+        assert [m["response"] for m in dispatcher.messages] == ["utter_verification_locked"]
+
+
+def test_phone_typed_while_the_contact_is_asked_keeps_the_order_number():
+    events = [{"event": "slot", "name": "order_number", "value": "100004"}, {"event": "user", "text": "07700 900123"}]
+    slots = {"order_number": "900123", "requested_slot": "order_contact"}
+    dispatcher = CollectingDispatcher()
+    result = ValidateOrderLookupForm().validate_order_number("900123", dispatcher, tracker(slots, events=events), {})
+    assert result == {"order_number": "100004"}
+
+
+def test_contact_given_before_the_number_is_kept_for_later():
+    assert validate_contact("emma@example.com", {}) == ({"order_contact": "emma@example.com"}, [])
+
+
+async def test_a_late_yes_cancels_nothing():
+    dispatcher = CollectingDispatcher()
+    late = [{"event": "action", "name": "action_answer_order_question"}, {"event": "user", "text": "thanks"},
+            {"event": "action", "name": "utter_you_are_welcome"}, {"event": "user", "text": "yes"}]
+    events = await ActionConfirmCancellation().run(dispatcher, tracker({"verified_order": "100001"}, events=late), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_how_can_i_help"]
+    assert events == [SlotSet("follow_up", None)]
+    responses, _, _ = await answer("100001", "cancel_order")
+    assert responses == ["utter_ask_confirm_cancel"]  # still not cancelled
 
 
 def test_new_number_with_a_known_contact_is_checked_at_once():
     slots = {"order_contact": "emma@example.com", "verified_order": "100004"}
     assert validate_number("100005", slots)[0]["verified_order"] == "100005"
-    assert validate_number("100006", slots)[0] == {"order_number": "100006", "order_contact": None, "verified_order": None}
+    assert validate_number("100006", slots)[0] == {
+        "order_number": "100006", "order_contact": None, "verified_order": None, "verified_by": None,
+    }
 
 
 # --- answers ------------------------------------------------------------------
@@ -166,6 +210,7 @@ def test_new_number_with_a_known_contact_is_checked_at_once():
         ("100011", "refund_status", ["utter_after_sales_requested"]),
         ("100012", "refund_status", ["utter_after_sales_refunded"]),
         ("100013", "refund_status", ["utter_after_sales_rejected"]),
+        ("100012", "return_request", ["utter_after_sales_refunded"]),  # no second refund
         ("100004", "refund_status", ["utter_no_after_sales_request"]),
     ],
 )
@@ -185,7 +230,9 @@ async def test_cancel_before_shipment_asks_then_records_a_request_for_the_seller
     responses, messages, events = await answer("100001", "cancel_order")
     assert responses == ["utter_ask_confirm_cancel"] and events == [SlotSet("follow_up", "confirm_cancel")]
     dispatcher = CollectingDispatcher()
-    events = await ActionConfirmCancellation().run(dispatcher, tracker({"verified_order": "100001"}), {})
+    events = await ActionConfirmCancellation().run(
+        dispatcher, tracker({"verified_order": "100001"}, events=AFTER_CANCEL_QUESTION), {}
+    )
     assert [m["response"] for m in dispatcher.messages] == ["utter_cancellation_requested"]
     assert events == [SlotSet("follow_up", None)]
     engine = db.make_engine(demo_shop)
@@ -238,6 +285,17 @@ async def test_return_request_applies_the_auto_approval_rule(kind, reason, expec
     assert events == [SlotSet("return_kind", None), SlotSet("return_reason", None), SlotSet("follow_up", None)]
     responses, _, _ = await answer("100005", "refund_status")
     assert responses == ["utter_after_sales_approved" if expected == "utter_return_auto_approved" else "utter_after_sales_requested"]
+
+
+async def test_a_rejected_request_gets_one_second_round_without_the_seller_rule():
+    responses, _, events = await answer("100013", "return_request")
+    assert responses == [] and events == [SlotSet("follow_up", "return_form")]
+    dispatcher = CollectingDispatcher()
+    slots = {"verified_order": "100013", "return_kind": "return_and_refund", "return_reason": "damaged"}
+    await ActionSubmitReturn().run(dispatcher, tracker(slots), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_return_second_round"]
+    responses, _, _ = await answer("100013", "return_request")
+    assert responses == ["utter_after_sales_requested"]  # no third round
 
 
 @pytest.mark.parametrize(

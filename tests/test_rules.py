@@ -34,10 +34,11 @@ def test_lateness_of_shipped_orders_depends_on_the_ship_date_only():
     assert rules.lateness(T0, T0 + 12 * DAY + timedelta(minutes=1), far_future, 12, 3) == rules.SHIPPED_LATE
 
 
-def test_late_delivery_rate():
+def test_late_delivery_rate_counts_only_orders_already_due():
     assert rules.late_delivery_rate([]) == 0.0
-    values = [rules.SHIPPED_ON_TIME] * 8 + [rules.SHIPPED_LATE, rules.LATE] + [rules.AT_RISK]
-    assert rules.late_delivery_rate(values) == pytest.approx(2 / 11)
+    values = [rules.SHIPPED_ON_TIME] * 8 + [rules.SHIPPED_LATE, rules.LATE] + [rules.AT_RISK, rules.ON_TIME]
+    assert rules.late_delivery_rate(values) == pytest.approx(2 / 10)
+    assert rules.late_delivery_rate([rules.AT_RISK, rules.ON_TIME]) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -90,9 +91,11 @@ def test_handling_time_sums_rounds_counts_rule_as_one_minute_and_skips_platform(
         rounds((timedelta(0), timedelta(hours=1), "seller"), (timedelta(hours=5), timedelta(hours=6), "seller")),  # 120
         rounds((timedelta(0), timedelta(0), "seller_rule")),  # 1 min
         rounds((timedelta(0), timedelta(hours=24), "platform")),  # excluded
+        rounds((timedelta(0), timedelta(hours=1), "seller"), (timedelta(hours=2), timedelta(hours=26), "platform")),  # excluded
         rounds((timedelta(0), None, None)),  # undecided: excluded
+        rounds((timedelta(0), timedelta(minutes=30), "seller"), (timedelta(hours=1), None, None)),  # round 2 open: 30
     ]
-    assert rules.handling_time_minutes(requests, now) == pytest.approx((120 + 120 + 1) / 3)
+    assert rules.handling_time_minutes(requests, now) == pytest.approx((120 + 120 + 1 + 30) / 4)
 
 
 def test_handling_time_window_is_60_days():

@@ -8,10 +8,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 
 import pytest
 
 from bot.config import PROJECT_DIR
+
+
+RUN_ID = uuid.uuid4().hex[:8]  # conversations persist in var/tracker.db: new senders every run
 
 
 def free_port() -> int:
@@ -64,18 +68,18 @@ def test_prints_the_urls(product):
 
 def test_greeting_over_the_rest_webhook(product):
     _, ports, _ = product
-    replies = post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook", {"sender": "a", "message": "hi"})
+    replies = post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook", {"sender": f"a-{RUN_ID}", "message": "hi"})
     assert replies[0]["text"].startswith("Hi! I'm the shop's assistant")
 
 
 def test_faq_answered_by_the_action_server_through_the_web_service(product):
     _, ports, _ = product
-    body = post(f"http://127.0.0.1:{ports['WEB_PORT']}/api/chat", {"sender": "b", "message": "do you take paypal payments"})
+    body = post(f"http://127.0.0.1:{ports['WEB_PORT']}/api/chat", {"sender": f"b-{RUN_ID}", "message": "do you take paypal payments"})
     assert "PayPal" in body["replies"][0]["text"]
 
 
 def chat(ports, sender, message, metadata=None):
-    payload = {"sender": sender, "message": message, **({"metadata": metadata} if metadata else {})}
+    payload = {"sender": f"{sender}-{RUN_ID}", "message": message, **({"metadata": metadata} if metadata else {})}
     replies = post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook", payload)
     return " ".join(reply.get("text", "") for reply in replies)
 
@@ -91,6 +95,12 @@ def test_someone_elses_order_gets_the_unknown_order_reply(product):
     _, ports, _ = product
     chat(ports, "d", "what's the status of order 100016")
     assert "couldn't find an order with that number and those contact details" in chat(ports, "d", "emma@example.com")
+
+
+def test_very_long_message_gets_an_answer_not_a_crash(product):
+    _, ports, _ = product
+    assert "What's the order number?" in chat(ports, "f", "where is my order " * 560)  # about 10,000 characters
+    assert "e-mail address or phone number" in chat(ports, "f", "100004")  # and the conversation goes on
 
 
 def test_signed_in_shopper_is_not_asked_for_contact_details(product):

@@ -58,3 +58,9 @@ async def test_unknown_api_path_is_json_404(client):
     response = await client.get("/api/nothing")
     assert response.status == 404
     assert "error" in await response.json()
+
+
+async def test_metadata_must_be_an_object(client):
+    response = await client.post("/api/chat", json={"sender": "s1", "message": "hi", "metadata": "cust-emma"})
+    assert response.status == 400
+    assert "`metadata`" in (await response.json())["error"]

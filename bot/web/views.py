@@ -22,7 +22,8 @@ async def chat_message(request: web.Request) -> web.Response:
         raise InvalidInput("The request body must be JSON.") from error
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object.")
-    replies = await send_to_bot(request.app["rasa"], body.get("sender"), body.get("message"))
+    # `metadata` carries the storefront's signed shopper identity (bot/identity.py).
+    replies = await send_to_bot(request.app["rasa"], body.get("sender"), body.get("message"), body.get("metadata"))
     return web.json_response({"replies": replies})
 
 
