@@ -103,6 +103,44 @@ def test_very_long_message_gets_an_answer_not_a_crash(product):
     assert "e-mail address or phone number" in chat(ports, "f", "100004")  # and the conversation goes on
 
 
+# The README's showcase orders: (order, e-mail, what the shopper writes, a phrase of the right answer).
+SHOWCASE = [
+    ("100001", "emma@example.com", "cancel my order 100001", "Do you want me to cancel order 100001"),
+    ("100002", "emma@example.com", "my order 100002 is late", "must ship by"),
+    ("100003", "liam@example.com", "why hasn't my order 100003 shipped yet", "should have shipped by"),
+    ("100004", "emma@example.com", "where is my parcel 100004", "SPXGB0123456789"),
+    ("100004", "emma@example.com", "cancel my order 100004", "already shipped, so it can't be cancelled"),
+    ("100005", "emma@example.com", "I want to return order 100005", "What would you like?"),
+    ("100006", "liam@example.com", "I want to return order 100006", "return window closed"),
+    ("100007", "liam@example.com", "why was my order 100007 cancelled", "out of stock"),
+    ("100008", "emma@example.com", "why was my order 100008 cancelled", "cancelled automatically by the marketplace"),
+    ("100009", "liam@example.com", "why was my order 100009 cancelled", "lost or damaged in transit"),
+    ("100010", "emma@example.com", "why was my order 100010 cancelled", "at your request"),
+    ("100011", "emma@example.com", "where is my refund for 100011", "waiting for the seller's decision"),
+    ("100012", "liam@example.com", "where is my refund for 100012", "was refunded on"),
+    ("100013", "liam@example.com", "where is my refund for 100013", "declined by the seller"),
+    ("100014", "emma@example.com", "track my order 100014", "damaged in transit"),
+    ("100015", "noah@example.com", "order status of 100015", "waiting for payment"),
+    ("100016", "noah@example.com", "where is my order 100016", "SPX Express"),
+]
+
+
+@pytest.mark.parametrize("number, email, question, expected", SHOWCASE)
+def test_showcase_orders_over_the_rest_webhook(product, number, email, question, expected):
+    _, ports, _ = product
+    sender = f"showcase-{number}-{question[:6]}"
+    assert "e-mail address or phone number" in chat(ports, sender, question)
+    assert expected in chat(ports, sender, email)
+
+
+def test_return_flow_over_the_rest_webhook(product):
+    _, ports, _ = product
+    chat(ports, "g", "i want to send back order 100005")
+    assert "What would you like?" in chat(ports, "g", "emma@example.com")
+    assert "What's the reason?" in chat(ports, "g", "Return and refund")
+    assert "is approved" in chat(ports, "g", "Damaged")  # €24.90, damaged, 3 days after delivery: the shop's rule
+
+
 def test_signed_in_shopper_is_not_asked_for_contact_details(product):
     from bot.demo import DEMO_IDENTITY_SECRET
     from bot.identity import sign_identity
