@@ -41,12 +41,18 @@ $(FAQ_TRAINING): $(wildcard data/faq/*.yml) bot/faq.py $(VENV)/.installed
 db: $(VENV)/.installed
 	$(PY) -m bot db-setup
 
-# Rasa's fingerprint skips training when data and config are unchanged; it does not
-# see inside the spaCy pipeline, so a rebuilt pipeline forces a retrain.
-train: setup
+# Train only when an input changed (Rasa's own fingerprint then retrains just the parts
+# that need it). Rasa does not see inside the spaCy pipeline, so a rebuilt one forces it.
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/faq/*' -not -path '$(FAQ_TRAINING)') $(FAQ_TRAINING)
+MODEL_STAMP := models/.trained
+
+train: setup $(MODEL_STAMP)
+
+$(MODEL_STAMP): $(TRAINING_INPUTS) $(SPACY_PIPELINE)
 	@newest=$$(ls -t models/*.tar.gz 2>/dev/null | head -n 1); force=""; \
 	if [ -n "$$newest" ] && [ $(SPACY_PIPELINE) -nt "$$newest" ]; then force="--force"; fi; \
 	$(RASA) train --num-threads 2 $$force
+	touch $@
 
 run: setup train
 	$(PY) -m bot run

@@ -66,6 +66,9 @@ def run(config: Config) -> int:
     }
     rasa_token = os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24)
     processes: Dict[str, subprocess.Popen] = {}
+    # Ctrl-C and `kill` both stop everything; a shell that started us in the background
+    # may have set SIGINT to "ignore", so restore Python's handler explicitly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         for name, command in commands(config, rasa_token).items():

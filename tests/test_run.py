@@ -55,9 +55,17 @@ def product(tmp_path_factory):
         if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
             break
     assert "Shop assistant is up" in "".join(output), "".join(output)
+    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
     yield process, ports, "".join(output)
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:  # a test failed before the Ctrl-C test: stop it the same way
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    for pgid in children:  # never leave servers behind, whatever happened
+        if process_group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def test_prints_the_urls(product):
