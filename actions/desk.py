@@ -2,10 +2,11 @@
 import functools
 import logging
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import db
 from bot.config import Config
@@ -14,6 +15,8 @@ from bot.orders import OrderDesk, Reply
 from bot.settings import SettingsError, ShopSettings, load_settings
 
 log = logging.getLogger(__name__)
+# What may fail while looking an order up: the database, the shop missing from it, shop.yml.
+SERVICE_ERRORS = (SQLAlchemyError, LookupError, SettingsError)
 _last_good_settings: Optional[ShopSettings] = None
 
 
@@ -67,3 +70,18 @@ def verified_order(desk: OrderDesk, tracker: Tracker) -> Optional[str]:
 def say(dispatcher: CollectingDispatcher, replies: List[Reply]) -> None:
     for reply in replies:
         dispatcher.utter_message(response=reply.response, **reply.values)
+
+
+def act_on_verified_order(
+    dispatcher: CollectingDispatcher, tracker: Tracker, act: Callable[[OrderDesk, str], List[Reply]]
+) -> None:
+    """Run `act` on the verified order and say its replies; or say why it can't run."""
+    try:
+        desk = order_desk()
+        number = verified_order(desk, tracker)
+        if number:
+            say(dispatcher, act(desk, number))
+        else:
+            dispatcher.utter_message(response="utter_verification_locked")
+    except SERVICE_ERRORS:
+        dispatcher.utter_message(response="utter_orders_unavailable")

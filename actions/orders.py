@@ -12,15 +12,11 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
-from actions.desk import order_desk, say, signed_in_customer, verified_order
+from actions.desk import SERVICE_ERRORS, act_on_verified_order, order_desk, say, signed_in_customer, verified_order
 from bot.orders import normalise_contact, normalise_order_number
-from bot.settings import SettingsError
 
 MAX_FAILURES = 5
-# What may fail while looking an order up: the database, the shop missing from it, shop.yml.
-SERVICE_ERRORS = (SQLAlchemyError, LookupError, SettingsError)
 
 
 def _failed(tracker: Tracker) -> int:
@@ -198,14 +194,7 @@ class ActionConfirmCancellation(Action):
             # The question was not the bot's last word: a late "yes" cancels nothing.
             dispatcher.utter_message(response="utter_how_can_i_help")
             return [SlotSet("follow_up", None)]
-        try:
-            desk = order_desk()
-            number = verified_order(desk, tracker)
-            say(dispatcher, desk.cancel(number) if number else [])
-            if not number:
-                dispatcher.utter_message(response="utter_verification_locked")
-        except SERVICE_ERRORS:
-            dispatcher.utter_message(response="utter_orders_unavailable")
+        act_on_verified_order(dispatcher, tracker, lambda desk, number: desk.cancel(number))
         return [SlotSet("follow_up", None)]
 
 
@@ -240,13 +229,6 @@ class ActionSubmitAddressChange(Action):
         return "action_submit_address_change"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        try:
-            desk = order_desk()
-            number = verified_order(desk, tracker)
-            if number:
-                say(dispatcher, desk.change_address(number, tracker.get_slot("new_address")))
-            else:
-                dispatcher.utter_message(response="utter_verification_locked")
-        except SERVICE_ERRORS:
-            dispatcher.utter_message(response="utter_orders_unavailable")
+        new_address = tracker.get_slot("new_address")
+        act_on_verified_order(dispatcher, tracker, lambda desk, number: desk.change_address(number, new_address))
         return [SlotSet("new_address", None), SlotSet("follow_up", None)]

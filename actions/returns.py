@@ -9,8 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.desk import order_desk, say, verified_order
-from actions.orders import SERVICE_ERRORS
+from actions.desk import act_on_verified_order
 
 # Words a shopper (or a button) uses for each choice; the first match wins.
 KIND_WORDS = {
@@ -63,13 +62,6 @@ class ActionSubmitReturn(Action):
         return "action_submit_return"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        try:
-            desk = order_desk()
-            number = verified_order(desk, tracker)
-            if number:
-                say(dispatcher, desk.request_return(number, tracker.get_slot("return_kind"), tracker.get_slot("return_reason")))
-            else:
-                dispatcher.utter_message(response="utter_verification_locked")
-        except SERVICE_ERRORS:
-            dispatcher.utter_message(response="utter_orders_unavailable")
+        kind, reason = tracker.get_slot("return_kind"), tracker.get_slot("return_reason")
+        act_on_verified_order(dispatcher, tracker, lambda desk, number: desk.request_return(number, kind, reason))
         return [SlotSet("return_kind", None), SlotSet("return_reason", None), SlotSet("follow_up", None)]
