@@ -40,21 +40,22 @@ class ValidateReturnForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_return_form"
 
+    @staticmethod
+    def _choice(slot: Text, value: Any, words: Dict[str, tuple], dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+        choice = choose(value, words)
+        if choice is None:
+            dispatcher.utter_message(response="utter_invalid_choice")
+        return {slot: choice}
+
     def validate_return_kind(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        kind = choose(value, KIND_WORDS)
-        if kind is None:
-            dispatcher.utter_message(response="utter_invalid_choice")
-        return {"return_kind": kind}
+        return self._choice("return_kind", value, KIND_WORDS, dispatcher)
 
     def validate_return_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        reason = choose(value, REASON_WORDS)
-        if reason is None:
-            dispatcher.utter_message(response="utter_invalid_choice")
-        return {"return_reason": reason}
+        return self._choice("return_reason", value, REASON_WORDS, dispatcher)
 
 
 class ActionSubmitReturn(Action):

@@ -237,24 +237,27 @@ class OrderDesk:
                 return [Reply("utter_cancellation_not_cancelled", values)]
             return self._cancellation_replies(order, values)
 
+    def _cancel_answer(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
+        """`utter_ask_confirm_cancel` when the buyer may cancel; else why not."""
+        if order.cancellation is not None:
+            return self._cancellation_replies(order, values)
+        if order.status in (PENDING_PAYMENT, READY_TO_SHIP):
+            return [Reply("utter_ask_confirm_cancel", values)]
+        return [Reply(f"utter_cannot_cancel_{order.status}", values)]
+
     def cancel_check(self, number: str) -> List[Reply]:
-        """What a cancellation would do; `utter_ask_confirm_cancel` means it is possible."""
         with self.sessions() as session:
             order = self._load(session, number)
-            values = self._base(order)
-            if order.cancellation is not None:
-                return self._cancellation_replies(order, values)
-            if order.status in (PENDING_PAYMENT, READY_TO_SHIP):
-                return [Reply("utter_ask_confirm_cancel", values)]
-            return [Reply(f"utter_cannot_cancel_{order.status}", values)]
+            return self._cancel_answer(order, self._base(order))
 
     def cancel(self, number: str) -> List[Reply]:
-        """Cancel, or ask the seller to, as shop.yml says; re-checked inside the transaction."""
+        """Cancel, or ask the seller to, as shop.yml says."""
         with db.transaction(self.sessions) as session:
             order = self._load(session, number)
             values = self._base(order)
-            if order.cancellation is not None or order.status not in (PENDING_PAYMENT, READY_TO_SHIP):
-                return self.cancel_check(number)
+            answer = self._cancel_answer(order, values)  # re-checked inside the transaction
+            if answer[-1].response != "utter_ask_confirm_cancel":
+                return answer
             now = self.clock()
             instant = self.settings.buyer_cancellation == "instant"
             paid = order.paid_at is not None
@@ -284,30 +287,32 @@ class OrderDesk:
             order.address_changes.append(AddressChangeRequest(new_address=new_address, requested_at=self.clock()))
             return [Reply("utter_address_change_requested", values)]
 
-    def return_check(self, number: str) -> List[Reply]:
+    def _return_answer(self, order: Order, values: Dict[str, Any], now: datetime) -> List[Reply]:
         """`utter_ask_return_kind` when a return can be requested; else why not."""
+        if order.after_sales and not self._may_reopen(order):
+            return self._after_sales_replies(order, values)
+        delivered_at = order.shipment.delivered_at if order.shipment else None
+        state, _ = rules.return_eligibility(delivered_at, now, self.settings.return_window_days)
+        if state == rules.ELIGIBLE:
+            return [Reply("utter_ask_return_kind", values)]
+        if state == rules.NOT_DELIVERED and order.status == CANCELLED:
+            return self._cancellation_replies(order, values)
+        return [Reply(f"utter_return_{state}", values)]
+
+    def return_check(self, number: str) -> List[Reply]:
         with self.sessions() as session:
             order = self._load(session, number)
-            values = self._base(order)
-            if order.after_sales and not self._may_reopen(order):
-                return self._after_sales_replies(order, values)
-            delivered_at = order.shipment.delivered_at if order.shipment else None
-            state, _ = rules.return_eligibility(delivered_at, self.clock(), self.settings.return_window_days)
-            if state == rules.ELIGIBLE:
-                return [Reply("utter_ask_return_kind", values)]
-            if state == rules.NOT_DELIVERED and order.status == CANCELLED:
-                return self._cancellation_replies(order, values)
-            return [Reply(f"utter_return_{state}", values)]
+            return self._return_answer(order, self._base(order), self.clock())
 
     def request_return(self, number: str, kind: str, reason: str) -> List[Reply]:
         with db.transaction(self.sessions) as session:
             order = self._load(session, number)
             values = self._base(order)
             now = self.clock()
-            delivered_at = order.shipment.delivered_at if order.shipment else None
-            state, _ = rules.return_eligibility(delivered_at, now, self.settings.return_window_days)
-            if state != rules.ELIGIBLE or (order.after_sales and not self._may_reopen(order)):
-                return self.return_check(number)
+            answer = self._return_answer(order, values, now)  # re-checked inside the transaction
+            if answer[-1].response != "utter_ask_return_kind":
+                return answer
+            delivered_at = order.shipment.delivered_at
             values.update(kind_text=KIND_TEXT[kind], reason_text=REASON_TEXT[reason])
             values["auto_approval_at"] = when(
                 rules.platform_auto_approval_at(order.ready_to_ship_at, now, self.settings.platform_auto_approval_hours)
