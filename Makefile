@@ -57,14 +57,24 @@ $(MODEL_STAMP): $(TRAINING_INPUTS) $(SPACY_PIPELINE)
 run: setup train
 	$(PY) -m bot run
 
-test: setup train
+# The browser tests drive Debian's chromium through Playwright.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests"
+	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$sudo apt-get install -y -q chromium || { $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }
+
+test: setup train $(CHROMIUM)
+	$(PY) -m pyflakes bot actions tests
 	$(PY) -m pytest
 	$(RASA) data validate --fail-on-warnings
 	$(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors --out results
 
-# The external NLU benchmark (measurement only; never train on it).
+# The external NLU benchmark and the held-out FAQ phrasings (measurement only; never train on either).
 benchmark: train
 	$(PY) -m bot benchmark-nlu
+	$(PY) -m bot benchmark-faq
 
 clean:
 	rm -rf build models results var

@@ -21,11 +21,11 @@ _last_good_settings: Optional[ShopSettings] = None
 
 
 @functools.lru_cache(maxsize=1)
-def _sessions(database_url: str):
+def database_sessions(database_url: str):
     return db.make_session_factory(db.make_engine(database_url))
 
 
-def _settings(config: Config) -> ShopSettings:
+def shop_settings(config: Config) -> ShopSettings:
     """shop.yml as it is now; if a seller's edit broke it, the last good version."""
     global _last_good_settings
     try:
@@ -40,7 +40,7 @@ def _settings(config: Config) -> ShopSettings:
 def order_desk() -> OrderDesk:
     """A desk over the configured database, with the seller's current shop.yml."""
     config = Config.from_env()
-    return OrderDesk(_sessions(config.database_url), _settings(config))
+    return OrderDesk(database_sessions(config.database_url), shop_settings(config))
 
 
 def signed_in_customer(desk: OrderDesk, tracker: Tracker) -> Optional[str]:

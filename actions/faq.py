@@ -1,37 +1,166 @@
-"""Answers FAQs from the seller's FAQ files at reply time, so an edited answer is
-live at the next message without retraining."""
-from typing import Any, Dict, List, Text
+"""FAQ answers, the Chat Welcome, and the reply when the bot is not sure.
+
+Answers are read from the seller's FAQ files at reply time, so an edited answer
+is live at the next message without retraining.
+"""
+import logging
+from abc import ABCMeta, abstractmethod
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
+from actions.desk import database_sessions, shop_settings
+from actions.handoff import hand_off
+from bot import db
 from bot.config import Config
-from bot.faq import FaqStore
+from bot.faq import Faq, FaqStore
+from bot.handoff import REPEATED_FALLBACK
+from bot.recommend import RECOMMENDATIONS, faq_ranking
+from bot.settings import HandoffRules, SettingsError
 
+log = logging.getLogger(__name__)
 FAQ_STORE = FaqStore(Config.from_env().faq_dir)
+# The ResponseSelector spreads its confidence over all FAQs; below this, its best FAQ is
+# more often wrong than right (measured on tests/faq_heldout.yml), so the bot says it is not sure.
+FAQ_CONFIDENCE_THRESHOLD = 0.3
 
 
-def selected_faq_id(tracker: Tracker) -> str:
-    """The FAQ id the ResponseSelector chose for the latest message ("" if none)."""
-    selector = tracker.latest_message.get("response_selector", {}).get("faq", {})
-    key = selector.get("response", {}).get("intent_response_key") or ""
-    return key.split("/", 1)[1] if key.startswith("faq/") else ""
+class FaqAction(Action, metaclass=ABCMeta):
+    """An action over the FAQs in service (tests pass a store over their own files).
+    Abstract, so that the action server does not register it as an action itself."""
 
-
-class ActionAnswerFaq(Action):
     def __init__(self, store: FaqStore = FAQ_STORE):
         self.store = store
 
+    @abstractmethod
+    def name(self) -> Text:
+        ...
+
+
+def faq_button(faq: Faq) -> Dict[str, str]:
+    """A button that answers this FAQ when tapped (the `faq_id` entity picks it, no NLU involved)."""
+    return {"title": faq.question, "payload": f'/faq{{"faq_id": "{faq.id}"}}'}
+
+
+def selected_faq(tracker: Tracker, store: FaqStore) -> Optional[Faq]:
+    """The FAQ a button named, or the one the ResponseSelector chose confidently enough."""
+    tapped = next(tracker.get_latest_entity_values("faq_id"), None)
+    if tapped:
+        return store.get(tapped)
+    ranking = faq_ranking(tracker.latest_message, store)
+    if ranking and ranking[0][1] >= FAQ_CONFIDENCE_THRESHOLD:
+        return ranking[0][0]
+    return None
+
+
+def not_sure_streak(events: List[Dict[Text, Any]]) -> int:
+    """How many shopper messages in a row, before the latest, got the "not sure" reply."""
+    streak = 0
+    user_turns = 0
+    for event in reversed(events):
+        if event.get("event") == "user":
+            user_turns += 1
+            if user_turns > streak + 1:
+                break
+        elif event.get("event") == "bot" and user_turns == streak + 1:
+            if (event.get("metadata") or {}).get("utter_action") != "utter_not_sure":
+                break
+            streak += 1
+    return streak
+
+
+def say_not_sure(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any], store: FaqStore
+) -> List[Dict[Text, Any]]:
+    """Say so, offer the closest FAQs and a person, and keep the message for the seller; after
+    too many in a row (shop.yml `handoff.fallbacks_in_a_row`), hand over to a person instead."""
+    config = Config.from_env()
+    try:
+        fallbacks_in_a_row = shop_settings(config).handoff.fallbacks_in_a_row
+    except SettingsError:
+        fallbacks_in_a_row = HandoffRules().fallbacks_in_a_row
+    if not_sure_streak(tracker.events) + 1 >= fallbacks_in_a_row:
+        return hand_off(dispatcher, tracker, REPEATED_FALLBACK)
+    closest = [faq for faq, _ in faq_ranking(tracker.latest_message, store)][:RECOMMENDATIONS]
+    human = {"title": domain["responses"]["utter_button_talk_to_human"][0]["text"], "payload": "/talk_to_human"}
+    dispatcher.utter_message(response="utter_not_sure", buttons=[*map(faq_button, closest), human])
+    try:
+        with db.transaction(database_sessions(config.database_url)) as session:
+            shop = db.get_shop(session, shop_settings(config).shop)
+            if shop is not None:
+                text = tracker.latest_message.get("text") or ""
+                db.record_unanswered(session, shop.id, tracker.sender_id, text, [faq.id for faq in closest])
+    except (SQLAlchemyError, SettingsError):  # the shopper still gets the reply; the log keeps the message
+        log.exception("could not record the unanswered message %r", tracker.latest_message.get("text"))
+    return []
+
+
+class ActionAnswerFaq(FaqAction):
     def name(self) -> Text:
         return "action_answer_faq"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        faq = self.store.get(selected_faq_id(tracker))
+        faq = selected_faq(tracker, self.store)
         if faq is None:
-            dispatcher.utter_message(response="utter_faq_unavailable")
-            return []
+            return say_not_sure(dispatcher, tracker, domain, self.store)
         buttons = [{"title": b.title, "payload": b.payload} for b in faq.buttons]
         dispatcher.utter_message(text=faq.answer, buttons=buttons)
         return []
+
+
+def already_welcomed(tracker: Tracker) -> bool:
+    """Whether this session's welcome was sent and the shopper has said nothing since.
+
+    A chat page opening a brand-new conversation with "/session_start" starts two
+    sessions in a row (Rasa starts one for the new conversation first); one welcome is enough.
+    """
+    welcomed = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") != "session_start":
+            return False
+        welcomed = welcomed or event.get("event") == "bot"
+        if event.get("event") == "action" and event.get("name") == "action_session_start":
+            return welcomed
+    return False
+
+
+class ActionSessionStart(FaqAction):
+    """Every conversation opens with the seller's welcome text and welcome FAQs as buttons."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        try:
+            welcome = shop_settings(Config.from_env()).chat_welcome
+        except SettingsError:  # no valid shop.yml ever loaded: the generic greeting
+            log.exception("shop.yml is invalid; welcoming with the default text")
+            welcome = None
+        events = [SessionStarted(), ActionExecuted("action_listen")]
+        if already_welcomed(tracker):
+            return events
+        buttons = [faq_button(faq) for faq in self.store.all() if faq.enabled and faq.welcome]
+        if welcome:
+            dispatcher.utter_message(text=welcome, buttons=buttons)
+        else:
+            dispatcher.utter_message(response="utter_chat_welcome_default", buttons=buttons)
+        return events
+
+
+class ActionNotSure(FaqAction):
+    """The NLU is below its confidence threshold (the `nlu_fallback` intent)."""
+
+    def name(self) -> Text:
+        return "action_not_sure"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        return say_not_sure(dispatcher, tracker, domain, self.store)

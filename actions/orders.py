@@ -142,18 +142,6 @@ class ActionAskOrderNumber(Action):
         return []
 
 
-# What each order question asks of the desk. Topics that need a yes/no or more
-# details return the follow-up that collects them.
-ANSWERS = {
-    "order_status": lambda desk, number: desk.order_status(number),
-    "track_shipment": lambda desk, number: desk.tracking(number),
-    "late_delivery": lambda desk, number: desk.late_delivery(number),
-    "cancellation_reason": lambda desk, number: desk.cancellation_reason(number),
-    "refund_status": lambda desk, number: desk.refund_status(number),
-    "cancel_order": lambda desk, number: desk.cancel_check(number),
-    "change_address": lambda desk, number: desk.address_check(number),
-    "return_request": lambda desk, number: desk.return_check(number),
-}
 # The `follow_up` slot tells the rules what comes after an answer (data/rules/orders.yml).
 FOLLOW_UPS = {
     "utter_ask_confirm_cancel": "confirm_cancel",
@@ -174,7 +162,7 @@ class ActionAnswerOrderQuestion(Action):
             if not number:
                 dispatcher.utter_message(response="utter_verification_locked")
                 return [SlotSet("follow_up", None), SlotSet("verified_order", None)]
-            replies = ANSWERS[topic](desk, number)
+            replies = desk.answer(topic, number)
         except SERVICE_ERRORS:
             dispatcher.utter_message(response="utter_orders_unavailable")
             return [SlotSet("follow_up", None)]

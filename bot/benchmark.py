@@ -1,17 +1,28 @@
-"""NLU benchmark: score the trained model's intents on a CSV of labelled messages.
+"""Benchmarks of the trained model.
 
-The CSV has the columns `text`, `source` and `accept` (the intents that count
-as right, `|`-separated; `faq` matches any `faq/<id>`). Prints accuracy per
-source, the out-of-domain rejection rate and the in-domain false-rejection rate.
+`benchmark_nlu` scores the intents on a CSV of labelled messages. The CSV has the
+columns `text`, `source` and `accept` (the intents that count as right,
+`|`-separated; `faq` matches any `faq/<id>`). Prints accuracy per source, the
+out-of-domain rejection rate and the in-domain false-rejection rate.
+
+`benchmark_faq` scores the FAQ recommendations (the ResponseSelector's ranking)
+on held-out phrasings of each FAQ: top-1 and top-3 accuracy per category, and
+the misses.
 """
 import asyncio
 import csv
 import logging
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
+
+import yaml
+
+from bot.config import Config
+from bot.faq import CATEGORIES, load_faqs
 
 REJECTIONS = {"out_of_scope", "nlu_fallback"}
+FAQ_TOP_K = 3
 
 
 def newest_model(path: str) -> str:
@@ -36,21 +47,37 @@ def predicted_intent(parse: Dict) -> str:
     return intent
 
 
-async def _parse_all(model: str, texts: List[str]) -> List[str]:
+def faq_ranking(parse: Dict) -> List[Tuple[str, float]]:
+    """(FAQ id, confidence) as the ResponseSelector ranks them, best first, whatever the intent."""
+    ranking = parse.get("response_selector", {}).get("faq", {}).get("ranking", [])
+    return [(item["intent_response_key"].split("/", 1)[-1], item["confidence"]) for item in ranking]
+
+
+async def _parse_all(model: str, texts: List[str]) -> List[Dict]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(model)
-    return [predicted_intent(await agent.parse_message(text)) for text in texts]
+    return [await agent.parse_message(text) for text in texts]
 
 
-def benchmark_nlu(csv_path: str, model_path: str) -> int:
+def parse_with_model(model_path: str, texts: List[str]) -> Tuple[str, List[Dict]]:
+    """The model file used (newest under `model_path`) and its parse of each text."""
     logging.disable(logging.WARNING)
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # rasa's debug lines
-    rows = list(csv.DictReader(open(csv_path, newline="", encoding="utf-8")))
     model = newest_model(model_path)
-    predictions = asyncio.run(_parse_all(model, [row["text"] for row in rows]))
+    return model, asyncio.run(_parse_all(model, texts))
+
+
+def _share(right: int, total: int) -> str:
+    return f"{right / total:6.1%} ({right}/{total})"
+
+
+def benchmark_nlu(csv_path: str, model_path: str) -> int:
+    rows = list(csv.DictReader(open(csv_path, newline="", encoding="utf-8")))
+    model, parses = parse_with_model(model_path, [row["text"] for row in rows])
+    predictions = [predicted_intent(parse) for parse in parses]
     right: Dict[str, int] = defaultdict(int)
     total: Dict[str, int] = defaultdict(int)
     in_domain = in_domain_rejected = 0
@@ -63,9 +90,8 @@ def benchmark_nlu(csv_path: str, model_path: str) -> int:
             in_domain_rejected += predicted in REJECTIONS
     print(f"model {model}, {len(rows)} rows from {csv_path}")
     for source in sorted(total):
-        print(f"  {source:<20} {right[source] / total[source]:6.1%}  ({right[source]}/{total[source]})")
-    all_right = sum(right.values())
-    print(f"  {'all':<20} {all_right / len(rows):6.1%}  ({all_right}/{len(rows)})")
+        print(f"  {source:<20} {_share(right[source], total[source])}")
+    print(f"  {'all':<20} {_share(sum(right.values()), len(rows))}")
     confusions: Dict[str, int] = defaultdict(int)
     for row, predicted in zip(rows, predictions):
         if not is_accepted(predicted, row["accept"].split("|")):
@@ -76,7 +102,37 @@ def benchmark_nlu(csv_path: str, model_path: str) -> int:
     ood = [p for row, p in zip(rows, predictions) if REJECTIONS & set(row["accept"].split("|"))]
     if ood:
         rejected = sum(p in REJECTIONS for p in ood)
-        print(f"out-of-domain rejection rate  {rejected / len(ood):6.1%}  ({rejected}/{len(ood)})")
+        print(f"out-of-domain rejection rate  {_share(rejected, len(ood))}")
     if in_domain:
-        print(f"in-domain false rejections    {in_domain_rejected / in_domain:6.1%}  ({in_domain_rejected}/{in_domain})")
+        print(f"in-domain false rejections    {_share(in_domain_rejected, in_domain)}")
+    return 0
+
+
+def benchmark_faq(heldout_path: str, model_path: str) -> int:
+    heldout: Dict[str, List[str]] = yaml.safe_load(open(heldout_path, encoding="utf-8"))
+    category = {faq.id: faq.category for faq in load_faqs(Config.from_env().faq_dir)}
+    cases = [(faq_id, text) for faq_id, texts in heldout.items() for text in texts]
+    model, parses = parse_with_model(model_path, [text for _, text in cases])
+    total: Dict[str, int] = defaultdict(int)
+    top_1: Dict[str, int] = defaultdict(int)
+    top_k: Dict[str, int] = defaultdict(int)
+    misses = []
+    for (faq_id, text), parse in zip(cases, parses):
+        ranking = faq_ranking(parse)
+        ranked_ids = [ranked_id for ranked_id, _ in ranking]
+        for group in (category.get(faq_id, "unknown"), "all"):
+            total[group] += 1
+            top_1[group] += ranked_ids[:1] == [faq_id]
+            top_k[group] += faq_id in ranked_ids[:FAQ_TOP_K]
+        if ranked_ids[:1] != [faq_id]:
+            misses.append((faq_id, text, ranking[:FAQ_TOP_K]))
+    print(f"model {model}, {len(cases)} held-out phrasings of {len(heldout)} FAQs from {heldout_path}")
+    print(f"  {'category':<14} {'top-1':<16} top-{FAQ_TOP_K}")
+    for group in (*CATEGORIES, "unknown", "all"):
+        if total[group]:
+            print(f"  {group:<14} {_share(top_1[group], total[group]):<16} {_share(top_k[group], total[group])}")
+    print(f"misses (expected -> top {FAQ_TOP_K}):")
+    for faq_id, text, top in misses:
+        ranked = ", ".join(f"{ranked_id} {confidence:.2f}" for ranked_id, confidence in top)
+        print(f"  {faq_id} -> {ranked}  | {text}")
     return 0

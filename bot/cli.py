@@ -34,7 +34,9 @@ def _db_setup(config: Config, args: argparse.Namespace) -> int:
     db.upgrade(config.database_url)
     engine = db.make_engine(config.database_url)
     try:
-        print(demo.seed(db.make_session_factory(engine), settings))
+        sessions = db.make_session_factory(engine)
+        print(demo.seed(sessions, settings))
+        print(demo.seed_staff(sessions, settings))
     finally:
         engine.dispose()
     return 0
@@ -63,13 +65,40 @@ def _import_orders(config: Config, args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def _add_user(config: Config, args: argparse.Namespace) -> int:
+    import getpass
+
+    from bot import db
+    from bot.accounts import create_user
+    from bot.errors import InvalidInput
+    from bot.settings import load_settings
+
+    settings = load_settings(config.shop_settings_file)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    engine = db.make_engine(config.database_url)
+    try:
+        with db.transaction(db.make_session_factory(engine)) as session:
+            shop = db.get_shop(session, settings.shop)
+            if shop is None:
+                print(f"shop {settings.shop!r} is not in the database; run `make setup` first", file=sys.stderr)
+                return 1
+            create_user(session, shop.id, args.username, password, args.role, args.name or args.username)
+    except InvalidInput as error:
+        print(error, file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"{args.role} {args.username!r} created")
+    return 0
+
+
 def _serve(config: Config, args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.web.app import create_app
 
     logging.basicConfig(level=logging.INFO)
-    web.run_app(create_app(config), host=config.host, port=config.web_port, print=None)
+    web.run_app(create_app(config), host=config.host, port=config.web_port, print=None, shutdown_timeout=5)
     return 0
 
 
@@ -85,6 +114,12 @@ def _benchmark_nlu(config: Config, args: argparse.Namespace) -> int:
     return benchmark_nlu(args.csv, args.model)
 
 
+def _benchmark_faq(config: Config, args: argparse.Namespace) -> int:
+    from bot.benchmark import benchmark_faq
+
+    return benchmark_faq(args.heldout, args.model)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,11 +129,21 @@ def main(argv=None) -> None:
     importer = sub.add_parser("import-orders", help="import an order export (CSV or JSON, see docs/import.md)")
     importer.add_argument("file")
     importer.set_defaults(func=_import_orders)
+    add_user = sub.add_parser("add-user", help="create a seller or agent login (asks for the password)")
+    add_user.add_argument("username")
+    add_user.add_argument("--role", choices=("seller", "agent"), required=True)
+    add_user.add_argument("--name", help="the name shown to colleagues")
+    add_user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add_user.set_defaults(func=_add_user)
     sub.add_parser("serve", help="run the web service").set_defaults(func=_serve)
     sub.add_parser("run", help="run Rasa, the action server and the web service").set_defaults(func=_run)
     bench = sub.add_parser("benchmark-nlu", help="score intents on a CSV benchmark")
     bench.add_argument("--csv", default="../shared/benchmarks/nlu/dev.csv")
     bench.add_argument("--model", default="models", help="model file or folder (newest model)")
     bench.set_defaults(func=_benchmark_nlu)
+    bench_faq = sub.add_parser("benchmark-faq", help="score the FAQ recommendations on held-out phrasings")
+    bench_faq.add_argument("--heldout", default="tests/faq_heldout.yml")
+    bench_faq.add_argument("--model", default="models", help="model file or folder (newest model)")
+    bench_faq.set_defaults(func=_benchmark_faq)
     args = parser.parse_args(argv)
     sys.exit(args.func(Config.from_env(), args))

@@ -1,7 +1,9 @@
 """Runtime configuration, read once from the environment.
 
 Every setting has a default for the embedded mode (SQLite, all processes on
-127.0.0.1); production sets DATABASE_URL to PostgreSQL.
+127.0.0.1, the seller's files inside the project); production sets DATABASE_URL
+to PostgreSQL. Tests point DATA_DIR, MODELS_DIR and SHOP_SETTINGS at copies so
+that the admin page's edits never touch the project's own files.
 """
 import os
 from dataclasses import dataclass
@@ -18,7 +20,13 @@ class Config:
     rasa_port: int = 5005
     actions_port: int = 5055
     web_port: int = 8080
+    # The Rasa HTTP API token (`make run` makes one up when RASA_TOKEN is unset).
+    rasa_token: str = ""
     project_dir: Path = PROJECT_DIR
+    # Rasa training data (data/faq/ holds the seller's FAQ files) and trained models.
+    data_dir: Path = PROJECT_DIR / "data"
+    models_dir: Path = PROJECT_DIR / "models"
+    shop_settings_file: Path = PROJECT_DIR / "shop.yml"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
@@ -28,6 +36,10 @@ class Config:
             rasa_port=int(environ.get("RASA_PORT", 5005)),
             actions_port=int(environ.get("ACTIONS_PORT", 5055)),
             web_port=int(environ.get("WEB_PORT", 8080)),
+            rasa_token=environ.get("RASA_TOKEN", ""),
+            data_dir=Path(environ.get("DATA_DIR", PROJECT_DIR / "data")),
+            models_dir=Path(environ.get("MODELS_DIR", PROJECT_DIR / "models")),
+            shop_settings_file=Path(environ.get("SHOP_SETTINGS", PROJECT_DIR / "shop.yml")),
         )
 
     @property
@@ -44,15 +56,11 @@ class Config:
 
     @property
     def faq_dir(self) -> Path:
-        return self.project_dir / "data" / "faq"
+        return self.data_dir / "faq"
 
     @property
     def faq_training_file(self) -> Path:
-        return self.project_dir / "data" / "nlu" / "faq.yml"
-
-    @property
-    def shop_settings_file(self) -> Path:
-        return self.project_dir / "shop.yml"
+        return self.data_dir / "nlu" / "faq.yml"
 
     @property
     def spacy_pipeline_dir(self) -> Path:

@@ -213,6 +213,99 @@ class AddressChangeRequest(Base):
     handled = Column(Boolean, nullable=False, default=False)
 
 
+# Staff who log in to the web service: sellers run the admin page, agents the console.
+SELLER, AGENT = "seller", "agent"
+STAFF_ROLES = (SELLER, AGENT)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+    __table_args__ = (UniqueConstraint("shop_id", "username"),)
+
+    id = Column(Integer, primary_key=True)
+    shop_id = Column(ForeignKey("shops.id"), nullable=False, index=True)
+    username = Column(String(64), nullable=False)
+    display_name = Column(String(100), nullable=False)
+    role = Column(String(12), nullable=False)
+    password_hash = Column(String(200), nullable=False)  # see bot/accounts.py
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+
+
+class LoginSession(Base):
+    __tablename__ = "login_sessions"
+
+    id = Column(Integer, primary_key=True)
+    # Only a hash of the cookie's token is stored: a leaked table logs nobody in.
+    token_hash = Column(String(64), nullable=False, unique=True)
+    user_id = Column(ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    expires_at = Column(UtcDateTime, nullable=False)
+
+    user = relationship(StaffUser, lazy="joined")
+
+
+class FaqRevision(Base):
+    """One change made on the admin page, with the state before and after (JSON), so it can be reverted."""
+
+    __tablename__ = "faq_revisions"
+
+    id = Column(Integer, primary_key=True)
+    shop_id = Column(ForeignKey("shops.id"), nullable=False, index=True)
+    subject = Column(String(80), nullable=False)  # a FAQ id, or "chat_welcome"
+    action = Column(String(20), nullable=False)  # create, edit, enable, disable, delete, revert
+    author = Column(String(64), nullable=False)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    before = Column(Text, nullable=True)  # null: did not exist
+    after = Column(Text, nullable=True)  # null: deleted
+
+
+class UnansweredMessage(Base):
+    """A shopper message the bot was not sure about, kept for the seller to turn into a FAQ."""
+
+    __tablename__ = "unanswered_messages"
+
+    id = Column(Integer, primary_key=True)
+    shop_id = Column(ForeignKey("shops.id"), nullable=False, index=True)
+    sender_id = Column(String(200), nullable=False)
+    text = Column(Text, nullable=False)
+    closest_faqs = Column(String(400), nullable=False, default="")  # comma-separated FAQ ids
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    dismissed = Column(Boolean, nullable=False, default=False)
+
+
+# Handoff tickets: waiting in the queue, claimed by an agent, resolved.
+WAITING, CLAIMED, RESOLVED = "waiting", "claimed", "resolved"
+
+
+class Ticket(Base):
+    """A conversation handed to the support agents (one open ticket per conversation at most)."""
+
+    __tablename__ = "tickets"
+
+    id = Column(Integer, primary_key=True)
+    shop_id = Column(ForeignKey("shops.id"), nullable=False, index=True)
+    sender_id = Column(String(200), nullable=False, index=True)
+    status = Column(String(12), nullable=False, default=WAITING)
+    # asked_for_human, repeated_fallback, sensitive:<topic>, working_hours
+    reason = Column(String(40), nullable=False)
+    agent_id = Column(ForeignKey("staff_users.id"), nullable=True)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UtcDateTime, nullable=False, default=utcnow)  # the console's live updates follow it
+    claimed_at = Column(UtcDateTime, nullable=True)
+    resolved_at = Column(UtcDateTime, nullable=True)
+    resolved_by = Column(String(64), nullable=True)  # an agent's username, or "bot"
+    # The shopper's oldest message nobody has replied to yet (null: nobody is waiting).
+    shopper_waiting_since = Column(UtcDateTime, nullable=True)
+    last_agent_reply_at = Column(UtcDateTime, nullable=True)
+    order_number = Column(String(32), nullable=True)
+    # The marketplace deadline that makes this ticket urgent, if any (see OrderDesk.marketplace_deadline).
+    deadline_at = Column(UtcDateTime, nullable=True)
+    deadline_label = Column(String(120), nullable=True)
+    summary = Column(Text, nullable=False, default="{}")  # JSON, see bot/handoff.py
+
+    agent = relationship(StaffUser, lazy="joined")
+
+
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite:///"):
         Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
@@ -275,5 +368,20 @@ def get_customer(session: Session, shop_id: int, external_id: str) -> Optional[C
 def recent_orders(session: Session, customer_id: int, limit: int = 5) -> List[Order]:
     query = (
         select(Order).where(Order.customer_id == customer_id).order_by(Order.created_at.desc()).limit(limit)
+    )
+    return list(session.execute(query).scalars())
+
+
+def record_unanswered(session: Session, shop_id: int, sender_id: str, text: str, closest_faq_ids: List[str]) -> None:
+    session.add(UnansweredMessage(
+        shop_id=shop_id, sender_id=sender_id[:200], text=text, closest_faqs=",".join(closest_faq_ids)[:400],
+    ))
+
+
+def unanswered_messages(session: Session, shop_id: int, limit: int = 200) -> List[UnansweredMessage]:
+    query = (
+        select(UnansweredMessage)
+        .where(UnansweredMessage.shop_id == shop_id, UnansweredMessage.dismissed.is_(False))
+        .order_by(UnansweredMessage.id.desc()).limit(limit)
     )
     return list(session.execute(query).scalars())

@@ -23,13 +23,16 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import product
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.accounts import create_user
 from bot.db import (
     APPROVED, AUTOMATIC, BY_BUYER, BY_SELLER, CANCELLED, DECIDED_BY_PLATFORM, DECIDED_BY_SELLER,
     DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, LOGISTICS_OBSTACLE, PENDING_PAYMENT, PLATFORM_LOGISTICS,
     READY_TO_SHIP, REFUND_ONLY, REFUNDED, REJECTED, REPLACEMENT, REQUESTED, RETURN_AND_REFUND, SELF_SHIPPING,
-    AfterSalesEvent, AfterSalesRequest, Cancellation, Customer, Order, OrderItem, Shipment, Shop, TrackingEvent,
+    AfterSalesEvent, AfterSalesRequest, Cancellation, Customer, Order, OrderItem, Shipment, Shop, StaffUser,
+    TrackingEvent,
     get_shop, transaction,
 )
 from bot.rules import RETURN_REASONS, platform_auto_approval_at, seller_auto_approves
@@ -309,6 +312,25 @@ def seed(sessions: sessionmaker, settings: ShopSettings, now: Optional[datetime]
             return "demo shop already loaded"
         count = _DemoShop(session, settings, now).load()
     return f"demo shop loaded: {count} orders"
+
+
+# Demo logins (README): one seller for the admin page, two agents for the console.
+DEMO_STAFF = (
+    ("seller", "demo-seller", "seller", "Sam"),
+    ("agent", "demo-agent", "agent", "Alex"),
+    ("agent2", "demo-agent2", "agent", "Kim"),
+)
+
+
+def seed_staff(sessions: sessionmaker, settings: ShopSettings) -> str:
+    """Create the demo logins unless the shop already has staff; a one-line summary."""
+    with transaction(sessions) as session:
+        shop = get_shop(session, settings.shop)
+        if session.execute(select(StaffUser.id).where(StaffUser.shop_id == shop.id)).first() is not None:
+            return "staff logins already exist"
+        for username, password, role, display_name in DEMO_STAFF:
+            create_user(session, shop.id, username, password, role, display_name)
+    return f"demo logins created: {', '.join(f'{u} / {p}' for u, p, *_ in DEMO_STAFF)}"
 
 
 def _utc(moment: datetime) -> datetime:

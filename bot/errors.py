@@ -15,3 +15,15 @@ class NotFound(DomainError):
 
 class ServiceUnavailable(DomainError):
     """A service the request needs (Rasa, the database) does not answer."""
+
+
+class Conflict(DomainError):
+    """Someone else changed the thing since the user loaded it, or it is taken."""
+
+
+class NotAuthenticated(DomainError):
+    """The page or API needs a login."""
+
+
+class Forbidden(DomainError):
+    """Logged in, but this role may not do that (or the CSRF token is missing)."""

@@ -5,12 +5,16 @@ file, line and FAQ id. `render_training_data` turns the enabled FAQs into the
 Rasa training data of the `faq` retrieval intent (examples and responses),
 written to a generated file that is never edited by hand.
 """
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import yaml
 
+# libyaml's loader when PyYAML has it: the admin page validates every file on each edit.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CATEGORIES = ("greetings", "pre-sale", "logistics", "after-sales", "other")
 MIN_SIMILAR = 3
 MAX_WELCOME = 5
@@ -36,8 +40,9 @@ class Faq:
     buttons: Tuple[Button, ...] = ()
     enabled: bool = True
     welcome: bool = False
-    source: str = ""
-    line: int = 0
+    # Where it was read from (for error messages); not part of the FAQ's content.
+    source: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
 
     @property
     def examples(self) -> Tuple[str, ...]:
@@ -54,7 +59,7 @@ class FaqValidationError(ValueError):
 
 def _line_numbers(text: str) -> List[int]:
     """1-based line of each item of the `faqs` list, from the YAML node tree."""
-    root = yaml.compose(text)
+    root = yaml.compose(text, Loader=_LOADER)
     if not isinstance(root, yaml.MappingNode):
         return []
     for key, value in root.value:
@@ -66,7 +71,7 @@ def _line_numbers(text: str) -> List[int]:
 def _parse_file(path: Path, problems: List[str]) -> List[Faq]:
     try:
         text = path.read_text(encoding="utf-8")
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_LOADER)
         lines = _line_numbers(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -153,31 +158,70 @@ def load_faqs(directory: Path) -> List[Faq]:
     return faqs
 
 
+class _BlockStyleDumper(yaml.SafeDumper):
+    """Writes multi-line strings as `|` blocks and indents lists, as people write YAML."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
+_BlockStyleDumper.add_representer(
+    str, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+)
+
+
+def dump_yaml(document: object) -> str:
+    return yaml.dump(document, Dumper=_BlockStyleDumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def faq_to_dict(faq: Faq) -> Dict:
+    """A FAQ as it is written in its category file."""
+    item: Dict = {"id": faq.id, "question": faq.question, "similar": list(faq.similar), "answer": faq.answer}
+    if faq.buttons:
+        item["buttons"] = [{"title": b.title, "payload": b.payload} for b in faq.buttons]
+    item.update(enabled=faq.enabled, welcome=faq.welcome)
+    return item
+
+
+def text_version(text: str) -> str:
+    """A short fingerprint: an edit form carries the version it was opened at."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def faq_version(faq: Faq) -> str:
+    return text_version(json.dumps({"category": faq.category, **faq_to_dict(faq)}, sort_keys=True))
+
+
+def render_faq_file(category: str, faqs: List[Faq]) -> str:
+    header = (
+        f"# FAQs in the \"{category}\" category. Edit here or on the admin page (which rewrites\n"
+        "# this file); `make train` regenerates the bot's training data.\n"
+    )
+    if not faqs:
+        return header + f"category: {category}\nfaqs: []\n"
+    items = [dump_yaml([faq_to_dict(faq)]) for faq in faqs]
+    return header + f"category: {category}\nfaqs:\n" + "\n".join(
+        "".join(f"  {line}\n" if line else "\n" for line in item.splitlines()) for item in items
+    )
+
+
 def render_training_data(faqs: List[Faq]) -> str:
-    """Rasa training data (NLU examples and responses) of the `faq` retrieval intent."""
+    """Rasa training data (NLU examples and responses) of the `faq` retrieval intent.
+
+    The responses only name the FAQ: `action_answer_faq` reads the answer from the
+    FAQ files at reply time, so editing an answer changes neither the training data
+    nor the model.
+    """
     enabled = [faq for faq in faqs if faq.enabled]
     nlu = [
         {"intent": f"faq/{faq.id}", "examples": "".join(f"- {example}\n" for example in faq.examples)}
         for faq in enabled
     ]
-    responses = {}
-    for faq in enabled:
-        response = {"text": faq.answer}
-        if faq.buttons:
-            response["buttons"] = [{"title": b.title, "payload": b.payload} for b in faq.buttons]
-        responses[f"utter_faq/{faq.id}"] = [response]
-    document = {"version": "3.1", "nlu": nlu, "responses": responses}
-
-    class _Dumper(yaml.SafeDumper):
-        pass
-
-    def _block_strings(dumper, value):
-        style = "|" if "\n" in value else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    _Dumper.add_representer(str, _block_strings)
-    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
-    return GENERATED_HEADER + body
+    responses = {
+        f"utter_faq/{faq.id}": [{"text": f"(FAQ {faq.id}: answered from data/faq/{faq.category}.yml)"}]
+        for faq in enabled
+    }
+    return GENERATED_HEADER + dump_yaml({"version": "3.1", "nlu": nlu, "responses": responses})
 
 
 def write_training_data(faq_dir: Path, target: Path) -> int:

@@ -9,7 +9,7 @@ unknown order number.
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,6 +92,19 @@ REASON_TEXT = {
 }
 
 
+# Order question topics (the intents that set `order_topic`) and the desk method answering each.
+ANSWER_METHODS = {
+    "order_status": "order_status",
+    "track_shipment": "tracking",
+    "late_delivery": "late_delivery",
+    "cancellation_reason": "cancellation_reason",
+    "refund_status": "refund_status",
+    "cancel_order": "cancel_check",
+    "change_address": "address_check",
+    "return_request": "return_check",
+}
+
+
 class OrderDesk:
     def __init__(self, sessions: sessionmaker, settings: ShopSettings, clock: Callable[[], datetime] = db.utcnow):
         self.sessions = sessions
@@ -130,6 +143,13 @@ class OrderDesk:
             return [order.number for order in db.recent_orders(session, customer.id)] if customer else []
 
     # --- answers (the order number has been verified by the caller) -------
+
+    def answer(self, topic: str, number: str) -> List[Reply]:
+        """The answer to an order question of this topic (the `order_topic` slot).
+
+        Topics that need a yes/no or more details end with the question that asks for them.
+        """
+        return getattr(self, ANSWER_METHODS[topic])(number)
 
     def _load(self, session: Session, number: str) -> Order:
         order = db.get_order(session, self._shop(session).id, number)
@@ -367,6 +387,22 @@ class OrderDesk:
                 request_values["refunded_on"] = day(request.refunded_at or request.decided_at)
             replies.append(Reply(f"utter_after_sales_{status}", request_values))
         return replies
+
+    def marketplace_deadline(self, number: str) -> Optional[Tuple[datetime, str]]:
+        """The marketplace deadline at stake for this order, for the agents' queue: a refund
+        request the platform will auto-approve, or a self-shipped order's shipping deadline."""
+        with self.sessions() as session:
+            order = self._load(session, number)
+            pending = [request for request in order.after_sales if request.status == REQUESTED]
+            if pending:
+                request = pending[-1]
+                asked_at = max([e.occurred_at for e in request.history if e.status == REQUESTED] or [request.requested_at])
+                at = rules.platform_auto_approval_at(order.ready_to_ship_at, asked_at, self.settings.platform_auto_approval_hours)
+                return at, "refund request: the marketplace auto-approves it"
+            if order.logistics == SELF_SHIPPING and order.status == READY_TO_SHIP:
+                at = rules.shipping_deadline(order.created_at, self.settings.self_shipping_deadline_days)
+                return at, "must ship (In Delivery) by the marketplace deadline"
+        return None
 
     def refund_status(self, number: str) -> List[Reply]:
         with self.sessions() as session:

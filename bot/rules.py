@@ -126,3 +126,16 @@ def handling_time_minutes(requests: Iterable[Tuple[DecisionRound, ...]], now: da
             )
         )
     return sum(totals) / len(totals) if totals else None
+
+
+# How soon an agent should answer a waiting shopper, for ordering the queue.
+AGENT_REPLY_TARGET = timedelta(minutes=30)
+
+
+def ticket_due_at(
+    waiting_since: Optional[datetime], deadline_at: Optional[datetime], reply_target: timedelta = AGENT_REPLY_TARGET
+) -> Optional[datetime]:
+    """When a ticket needs an agent at the latest: the marketplace deadline at stake, or the
+    reply target for a shopper who is waiting, whichever comes first. The queue is sorted by it."""
+    candidates = [moment for moment in (deadline_at, waiting_since and waiting_since + reply_target) if moment]
+    return min(candidates) if candidates else None

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 import urllib.error
 import urllib.request
 from typing import Dict, List
@@ -15,23 +16,23 @@ from bot.config import Config
 READY_TIMEOUT_SECONDS = 180
 
 
-def commands(config: Config, rasa_token: str) -> Dict[str, List[str]]:
+def commands(config: Config) -> Dict[str, List[str]]:
     python = sys.executable
     return {
         # The HTTP API (trackers, slots) needs the token; the REST webhook does not.
         "rasa": [
-            python, "-m", "rasa", "run", "--enable-api", "--auth-token", rasa_token,
+            python, "-m", "rasa", "run", "--enable-api", "--auth-token", config.rasa_token,
             "--interface", config.host, "--port", str(config.rasa_port),
-            "--model", "models", "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            "--model", str(config.models_dir), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
         ],
         "actions": [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(config.actions_port)],
         "web": [python, "-m", "bot", "serve"],
     }
 
 
-def health_urls(config: Config, rasa_token: str) -> Dict[str, str]:
+def health_urls(config: Config) -> Dict[str, str]:
     return {
-        "rasa": f"{config.rasa_url}/status?token={rasa_token}",  # answers once the model is loaded
+        "rasa": f"{config.rasa_url}/status?token={config.rasa_token}",  # answers once the model is loaded
         "actions": f"{config.actions_url}/health",
         "web": f"{config.web_url}/health",
     }
@@ -59,22 +60,24 @@ def _stop(processes: Dict[str, subprocess.Popen]) -> None:
 
 
 def run(config: Config) -> int:
+    if not config.rasa_token:
+        config = replace(config, rasa_token=secrets.token_urlsafe(24))
     environment = {
         **os.environ,
         "SANIC_HOST": config.host,  # the action server's bind address
         "ACTION_ENDPOINT_URL": f"{config.actions_url}/webhook",
+        "RASA_TOKEN": config.rasa_token,  # the web service swaps models through the HTTP API
     }
-    rasa_token = os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24)
     processes: Dict[str, subprocess.Popen] = {}
     # Ctrl-C and `kill` both stop everything; a shell that started us in the background
     # may have set SIGINT to "ignore", so restore Python's handler explicitly.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        for name, command in commands(config, rasa_token).items():
+        for name, command in commands(config).items():
             # Each child leads its own process group, so stopping it stops its children too.
             processes[name] = subprocess.Popen(command, cwd=config.project_dir, env=environment, start_new_session=True)
-        pending = health_urls(config, rasa_token)
+        pending = health_urls(config)
         started = time.monotonic()
         while pending:
             for name in list(pending):
@@ -90,6 +93,8 @@ def run(config: Config) -> int:
         print(
             f"\nShop assistant is up after {time.monotonic() - started:.0f} s:\n"
             f"  shop chat page   {config.web_url}/\n"
+            f"  seller admin     {config.web_url}/admin   (demo login: seller / demo-seller)\n"
+            f"  agent console    {config.web_url}/agent   (demo logins: agent / demo-agent, agent2 / demo-agent2)\n"
             f"  Rasa REST        {config.rasa_url}/webhooks/rest/webhook\n"
             f"  Rasa HTTP API    {config.rasa_url}/status?token=$RASA_TOKEN (set RASA_TOKEN to choose it)\n"
             f"  action server    {config.actions_url}/health\n"

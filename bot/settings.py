@@ -1,16 +1,48 @@
 """The seller's rules from shop.yml, validated into a frozen ShopSettings."""
+import os
+import tempfile
 from dataclasses import dataclass
+from typing import Tuple
 from pathlib import Path
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import LiteralScalarString
 
+from bot.hours import WorkingHours, WorkingHoursError, parse_working_hours
 from bot.rules import RETURN_REASONS, AutoApprovalRule
 
 BUYER_CANCELLATION_MODES = ("request", "instant")
+DEFAULT_CHAT_WELCOME = "Hi! I'm the shop's assistant. Ask me anything, or pick a question below."
+MAX_CHAT_WELCOME_LENGTH = 1000
 
 
 class SettingsError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class HandoffRules:
+    """When the bot hands a conversation to a person besides being asked to."""
+
+    fallbacks_in_a_row: int = 2
+    # topic -> phrases; a shopper message containing one goes straight to an agent.
+    sensitive: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+
+
+def _handoff_rules(document: object, path: Path) -> HandoffRules:
+    document = document or {}
+    if not isinstance(document, dict):
+        raise SettingsError(f"{path}: `handoff` must be a mapping")
+    sensitive = document.get("sensitive") or {}
+    if not isinstance(sensitive, dict) or not all(
+        isinstance(phrases, list) and all(isinstance(p, str) and p.strip() for p in phrases) for phrases in sensitive.values()
+    ):
+        raise SettingsError(f"{path}: `handoff.sensitive` must map each topic to a list of phrases")
+    return HandoffRules(
+        fallbacks_in_a_row=max(1, _positive_int(document, "fallbacks_in_a_row", 2, path)),
+        sensitive=tuple((str(topic), tuple(p.strip().lower() for p in phrases)) for topic, phrases in sensitive.items()),
+    )
 
 
 @dataclass(frozen=True)
@@ -23,6 +55,10 @@ class ShopSettings:
     buyer_cancellation: str = "request"
     platform_auto_approval_hours: int = 24
     return_auto_approval: AutoApprovalRule = AutoApprovalRule()
+    # The first message of every conversation, above the welcome FAQs' buttons.
+    chat_welcome: str = DEFAULT_CHAT_WELCOME
+    working_hours: WorkingHours = WorkingHours()
+    handoff: HandoffRules = HandoffRules()
 
 
 def _positive_int(document: dict, key: str, default: int, path: Path) -> int:
@@ -51,6 +87,13 @@ def load_settings(path: Path) -> ShopSettings:
         max_amount_cents = round(float(rule.get("max_amount", 0)) * 100)
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{path}: `return_auto_approval.max_amount` must be a number") from error
+    chat_welcome = str(document.get("chat_welcome") or DEFAULT_CHAT_WELCOME).strip()
+    if len(chat_welcome) > MAX_CHAT_WELCOME_LENGTH:
+        raise SettingsError(f"{path}: `chat_welcome` is longer than {MAX_CHAT_WELCOME_LENGTH} characters")
+    try:
+        working_hours = parse_working_hours(document.get("working_hours"), str(path))
+    except WorkingHoursError as error:
+        raise SettingsError(str(error)) from error
     return ShopSettings(
         shop=str(document["shop"]),
         name=str(document.get("name") or document["shop"]),
@@ -65,4 +108,27 @@ def load_settings(path: Path) -> ShopSettings:
             reasons=reasons,
             max_days_since_delivery=_positive_int(rule, "max_days_since_delivery", 0, path),
         ),
+        chat_welcome=chat_welcome,
+        working_hours=working_hours,
+        handoff=_handoff_rules(document.get("handoff"), path),
     )
+
+
+def write_setting(path: Path, key: str, value: object) -> None:
+    """Change one top-level setting of shop.yml, keeping the seller's comments and layout.
+
+    The result is validated before it replaces the file (atomically), so a bad value
+    is refused and the settings in service stay as they were.
+    """
+    yaml_round_trip = YAML()  # ruamel keeps comments, order and quoting
+    path = Path(path)
+    document = yaml_round_trip.load(path.read_text(encoding="utf-8"))
+    document[key] = LiteralScalarString(value) if isinstance(value, str) and "\n" in value else value
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        yaml_round_trip.dump(document, handle)
+    try:
+        load_settings(Path(handle.name))
+    except SettingsError as error:
+        os.unlink(handle.name)
+        raise SettingsError(str(error).replace(handle.name, str(path))) from error
+    os.replace(handle.name, path)

@@ -1,8 +1,10 @@
-
+"""The FAQ actions with rasa_sdk's Tracker and CollectingDispatcher, on FAQ files in a
+temporary folder (and the demo database where the action records something)."""
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import ActionAnswerFaq
+from actions.faq import FAQ_CONFIDENCE_THRESHOLD, ActionAnswerFaq, ActionNotSure, ActionSessionStart
+from bot import db
 from bot.faq import FaqStore
 
 FAQS = """\
@@ -15,49 +17,102 @@ faqs:
     buttons:
       - title: Start a return
         payload: /return_request
+    welcome: true
+  - id: refund_timing
+    question: How long does a refund take?
+    similar: [when do i get my money, refund time, how fast is the refund]
+    answer: Refunds reach you within 5 working days.
 """
+DOMAIN = {"responses": {"utter_button_talk_to_human": [{"text": "Talk to a person"}]}}
 
 
-def tracker_for(faq_key):
+def tracker_for(ranking, text="what's the return policy", entities=(), events=()):
     latest = {
         "intent": {"name": "faq", "confidence": 0.9},
-        "response_selector": {"faq": {"response": {"intent_response_key": faq_key, "confidence": 0.9}}},
-        "text": "what's the return policy",
+        "entities": list(entities),
+        "response_selector": {"faq": {"ranking": [{"intent_response_key": k, "confidence": c} for k, c in ranking]}},
+        "text": text,
     }
-    return Tracker("shopper", {}, latest, [], False, None, {}, "action_listen")
+    return Tracker("shopper", {}, latest, list(events), False, None, {}, "action_listen")
 
 
-async def run(tmp_path, faq_key):
-    (tmp_path / "after-sales.yml").write_text(FAQS)
+def store_in(tmp_path, text=FAQS) -> FaqStore:
+    (tmp_path / "after-sales.yml").write_text(text)
+    return FaqStore(tmp_path)
+
+
+async def run(action, tracker):
     dispatcher = CollectingDispatcher()
-    events = await ActionAnswerFaq(FaqStore(tmp_path)).run(dispatcher, tracker_for(faq_key), {})
+    events = await action.run(dispatcher, tracker, DOMAIN)
     return dispatcher.messages, events
 
 
 async def test_answers_the_selected_faq_from_the_faq_files(tmp_path):
-    messages, events = await run(tmp_path, "faq/return_policy")
+    messages, events = await run(ActionAnswerFaq(store_in(tmp_path)), tracker_for([("faq/return_policy", 0.9)]))
     assert events == []
     [message] = messages
     assert message["text"] == "You can return items within 15 days of delivery."
     assert message["buttons"] == [{"title": "Start a return", "payload": "/return_request"}]
 
 
+async def test_a_tapped_faq_button_answers_that_faq_whatever_the_ranking(tmp_path):
+    tracker = tracker_for([], text='/faq{"faq_id": "refund_timing"}', entities=[{"entity": "faq_id", "value": "refund_timing"}])
+    messages, _ = await run(ActionAnswerFaq(store_in(tmp_path)), tracker)
+    assert [m["text"] for m in messages] == ["Refunds reach you within 5 working days."]
+
+
 async def test_an_edited_answer_is_live_without_retraining(tmp_path):
-    store = FaqStore(tmp_path)
-    (tmp_path / "after-sales.yml").write_text(FAQS)
-    action = ActionAnswerFaq(store)
-    dispatcher = CollectingDispatcher()
-    await action.run(dispatcher, tracker_for("faq/return_policy"), {})
+    action = ActionAnswerFaq(store_in(tmp_path))
+    first, _ = await run(action, tracker_for([("faq/return_policy", 0.9)]))
     (tmp_path / "after-sales.yml").write_text(FAQS.replace("15 days", "30 days"))
-    await action.run(dispatcher, tracker_for("faq/return_policy"), {})
-    assert [m["text"] for m in dispatcher.messages] == [
+    second, _ = await run(action, tracker_for([("faq/return_policy", 0.9)]))
+    assert [first[0]["text"], second[0]["text"]] == [
         "You can return items within 15 days of delivery.",
         "You can return items within 30 days of delivery.",
     ]
 
 
-async def test_unknown_or_removed_faq_gets_the_unavailable_response(tmp_path):
-    messages, _ = await run(tmp_path, "faq/deleted_meanwhile")
-    assert [m["response"] for m in messages] == ["utter_faq_unavailable"]
-    messages, _ = await run(tmp_path, "")
-    assert [m["response"] for m in messages] == ["utter_faq_unavailable"]
+async def test_low_confidence_or_removed_faqs_get_the_not_sure_reply_and_are_recorded(tmp_path, demo_shop):
+    store = store_in(tmp_path)
+    low = FAQ_CONFIDENCE_THRESHOLD - 0.01
+    for ranking in ([("faq/refund_timing", low), ("faq/return_policy", 0.1)], [("faq/deleted_meanwhile", 0.9)]):
+        messages, _ = await run(ActionAnswerFaq(store), tracker_for(ranking, text="money back??"))
+        [message] = messages
+        assert message["response"] == "utter_not_sure"
+        assert message["buttons"][-1] == {"title": "Talk to a person", "payload": "/talk_to_human"}
+    # a FAQ removed since training is not offered
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/talk_to_human"]
+    engine = db.make_engine(demo_shop)
+    with db.make_session_factory(engine)() as session:
+        recorded = db.unanswered_messages(session, db.get_shop(session, "demo").id)
+    engine.dispose()
+    assert [(m.text, m.closest_faqs) for m in recorded] == [("money back??", ""), ("money back??", "refund_timing,return_policy")]
+
+
+async def test_nlu_fallback_offers_the_closest_faqs(tmp_path, demo_shop):
+    tracker = tracker_for([("faq/refund_timing", 0.2), ("faq/return_policy", 0.1)], text="money?")
+    messages, _ = await run(ActionNotSure(store_in(tmp_path)), tracker)
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        '/faq{"faq_id": "refund_timing"}', '/faq{"faq_id": "return_policy"}', "/talk_to_human",
+    ]
+
+
+async def test_a_new_session_starts_with_the_chat_welcome_and_the_welcome_faqs(tmp_path):
+    messages, events = await run(ActionSessionStart(store_in(tmp_path)), tracker_for([]))
+    [message] = messages
+    assert message["text"].startswith("Hi! Welcome to Demo Shop")  # shop.yml's chat_welcome
+    assert message["buttons"] == [{"title": "What is your return policy?", "payload": '/faq{"faq_id": "return_policy"}'}]
+    assert [e["event"] for e in events] == ["session_started", "action"]
+
+
+async def test_the_welcome_is_not_repeated_when_the_chat_page_starts_a_brand_new_conversation(tmp_path):
+    events = [
+        {"event": "action", "name": "action_session_start"}, {"event": "bot", "text": "Hi!"},
+        {"event": "session_started"}, {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "/session_start", "parse_data": {"intent": {"name": "session_start"}}},
+    ]
+    messages, new_events = await run(ActionSessionStart(store_in(tmp_path)), tracker_for([], events=events))
+    assert messages == [] and [e["event"] for e in new_events] == ["session_started", "action"]
+    events.append({"event": "user", "text": "hello", "parse_data": {"intent": {"name": "greet"}}})
+    messages, _ = await run(ActionSessionStart(store_in(tmp_path)), tracker_for([], events=events))
+    assert len(messages) == 1

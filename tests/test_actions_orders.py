@@ -318,7 +318,7 @@ async def test_closed_database_gets_a_clear_reply(monkeypatch):
     from actions import desk
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
-    desk._sessions.cache_clear()
+    desk.database_sessions.cache_clear()
     dispatcher = CollectingDispatcher()
     await ActionAnswerOrderQuestion().run(dispatcher, tracker({"verified_order": "100004", "order_topic": "order_status"}), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_orders_unavailable"]

@@ -104,3 +104,13 @@ def test_handling_time_window_is_60_days():
     outside = rounds((timedelta(0), timedelta(hours=5), "seller"))
     assert rules.handling_time_minutes([inside, outside], now) == pytest.approx(30)
     assert rules.handling_time_minutes([outside], now) is None
+
+
+def test_a_ticket_is_due_at_the_earlier_of_its_deadline_and_the_reply_target():
+    from bot.rules import AGENT_REPLY_TARGET, ticket_due_at
+
+    start = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    assert ticket_due_at(None, None) is None
+    assert ticket_due_at(start, None) == start + AGENT_REPLY_TARGET
+    assert ticket_due_at(start, start + timedelta(minutes=5)) == start + timedelta(minutes=5)
+    assert ticket_due_at(None, start) == start

@@ -1,89 +1,35 @@
 """`python -m bot run` end to end: the real Rasa server, action server and web service,
 on free ports, answering over the REST webhook; Ctrl-C leaves no process behind."""
-import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
-import uuid
 
 import pytest
 
-from bot.config import PROJECT_DIR
 
-
-RUN_ID = uuid.uuid4().hex[:8]  # conversations persist in var/tracker.db: new senders every run
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def post(url, payload):
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
-
-
-def process_group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def product(tmp_path_factory):
-    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
-    database = tmp_path_factory.mktemp("run") / "shop.db"
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "DATABASE_URL": f"sqlite:///{database}"}
-    subprocess.run([sys.executable, "-m", "bot", "db-setup"], env=env, cwd=PROJECT_DIR, check=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], env=env, cwd=PROJECT_DIR,
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    output = []
-    deadline = time.monotonic() + 240
-    for line in process.stdout:
-        output.append(line)
-        if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
-            break
-    assert "Shop assistant is up" in "".join(output), "".join(output)
-    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
-    yield process, ports, "".join(output)
-    if process.poll() is None:  # a test failed before the Ctrl-C test: stop it the same way
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-    for pgid in children:  # never leave servers behind, whatever happened
-        if process_group_alive(pgid):
-            os.killpg(pgid, signal.SIGKILL)
+from tests.conftest import RUN_ID, post, process_group_alive
 
 
 def test_prints_the_urls(product):
     _, ports, output = product
     assert f"http://127.0.0.1:{ports['WEB_PORT']}/" in output
     assert f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook" in output
+    assert f"http://127.0.0.1:{ports['WEB_PORT']}/admin" in output and f"http://127.0.0.1:{ports['WEB_PORT']}/agent" in output
 
 
 def test_greeting_over_the_rest_webhook(product):
     _, ports, _ = product
     replies = post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook", {"sender": f"a-{RUN_ID}", "message": "hi"})
-    assert replies[0]["text"].startswith("Hi! I'm the shop's assistant")
+    assert replies[0]["text"].startswith("Hi! Welcome to Demo Shop")  # a new conversation: the Chat Welcome first
+    assert replies[1]["text"].startswith("Hi! I'm the shop's assistant")
 
 
 def test_faq_answered_by_the_action_server_through_the_web_service(product):
     _, ports, _ = product
     body = post(f"http://127.0.0.1:{ports['WEB_PORT']}/api/chat", {"sender": f"b-{RUN_ID}", "message": "do you take paypal payments"})
-    assert "PayPal" in body["replies"][0]["text"]
+    assert "PayPal" in body["replies"][-1]["text"]  # after the Chat Welcome of a new conversation
 
 
 def chat(ports, sender, message, metadata=None):
@@ -160,6 +106,7 @@ def test_signed_in_shopper_is_not_asked_for_contact_details(product):
     assert "out of stock" in answer and "refund" in answer
 
 
+@pytest.mark.last  # it stops the product the other end-to-end tests share
 def test_ctrl_c_stops_everything(product):
     process, ports, _ = product
     children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]

@@ -1,13 +1,13 @@
-"""The web service with aiohttp's test client, on a real SQLite database. The Rasa
-URL points at a closed port, which is exactly the "assistant down" case."""
+"""The web service with aiohttp's test client, on a real SQLite database with the demo
+shop. The Rasa URL points at a closed port, which is exactly the "assistant down" case."""
 import pytest
 
 from bot.web.app import create_app
 
 
 @pytest.fixture
-async def client(aiohttp_client, config):
-    return await aiohttp_client(create_app(config))
+async def client(aiohttp_client, seller_files):
+    return await aiohttp_client(create_app(seller_files))
 
 
 async def test_chat_page_is_served(client):
@@ -64,3 +64,12 @@ async def test_metadata_must_be_an_object(client):
     response = await client.post("/api/chat", json={"sender": "s1", "message": "hi", "metadata": "cust-emma"})
     assert response.status == 400
     assert "`metadata`" in (await response.json())["error"]
+
+
+async def test_a_closed_database_is_a_clear_503(aiohttp_client, seller_files):
+    from dataclasses import replace
+
+    client = await aiohttp_client(create_app(replace(seller_files, database_url="sqlite:////nonexistent/dir/shop.db")))
+    response = await client.post("/api/chat", json={"sender": "s1", "message": "hi"})
+    assert response.status == 503
+    assert "database is not reachable" in (await response.json())["error"]

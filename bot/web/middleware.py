@@ -1,28 +1,43 @@
-"""Domain errors become HTTP errors here, and only here; every error is JSON for /api."""
+"""Domain errors become HTTP errors here, and only here: JSON for the APIs, a page for people."""
 import logging
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.errors import DomainError, NotFound, ServiceUnavailable, InvalidInput
+from bot.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound, ServiceUnavailable
+from bot.web.templating import render
 
 log = logging.getLogger(__name__)
 
-STATUS_OF = {InvalidInput: 400, NotFound: 404, ServiceUnavailable: 503}
+STATUS_OF = {
+    InvalidInput: 400, NotAuthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409, ServiceUnavailable: 503,
+}
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path == "/health"
 
 
 def _error_response(request: web.Request, status: int, message: str) -> web.Response:
-    if request.path.startswith("/api/") or request.path == "/health":
+    if _is_api(request):
         return web.json_response({"error": message}, status=status)
-    return web.Response(text=f"{status}: {message}", status=status)
+    return render(request, "error.html", status=status, message=message, back=request.headers.get("Referer", "/"))
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     try:
         return await handler(request)
+    except NotAuthenticated as error:
+        if _is_api(request) or request.method != "GET":
+            return _error_response(request, 401, str(error))
+        raise web.HTTPSeeOther(request.app.router["login"].url_for().with_query(next=request.path_qs))
     except DomainError as error:
         status = next(code for kind, code in STATUS_OF.items() if isinstance(error, kind))
         return _error_response(request, status, str(error))
+    except SQLAlchemyError:
+        log.exception("database error on %s %s", request.method, request.path)
+        return _error_response(request, 503, "The shop's database is not reachable right now; please try again shortly.")
     except web.HTTPRequestEntityTooLarge:
         return _error_response(request, 413, "The request is too large.")
     except web.HTTPException as error:

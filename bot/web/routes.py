@@ -1,9 +1,46 @@
 from aiohttp import web
 
-from bot.web import views
+from bot.web import admin, agent, auth, views
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/", views.chat_page, name="chat")
-    app.router.add_get("/health", views.health, name="health")
-    app.router.add_post("/api/chat", views.chat_message, name="chat_message")
+    router = app.router
+    # The storefront chat (for trying the bot) and the service's health.
+    router.add_get("/", views.chat_page, name="chat")
+    router.add_get("/health", views.health, name="health")
+    router.add_post("/api/chat", views.chat_message, name="chat_message")
+    router.add_get("/api/chat/updates", views.chat_updates, name="chat_updates")
+    # Staff login, shared by sellers and agents.
+    router.add_get("/login", auth.login_page, name="login")
+    router.add_post("/login", auth.login)
+    router.add_post("/logout", auth.logout, name="logout")
+    router.add_get("/api/me", auth.me, name="me")
+    # The seller's admin page.
+    router.add_get("/admin", admin.faq_list, name="admin")
+    router.add_get("/admin/try", admin.try_question, name="try_question")
+    router.add_get("/admin/faqs/new", admin.new_faq_form, name="new_faq")
+    router.add_post("/admin/faqs/new", admin.save_faq)
+    router.add_get("/admin/faqs/{faq_id}", admin.edit_faq_form, name="faq")
+    router.add_post("/admin/faqs/{faq_id}", admin.save_faq)
+    router.add_post("/admin/faqs/{faq_id}/enabled", admin.set_faq_enabled)
+    router.add_post("/admin/faqs/{faq_id}/delete", admin.delete_faq)
+    router.add_post("/admin/welcome-text", admin.save_welcome_text)
+    router.add_post("/admin/welcome-faqs", admin.save_welcome_faqs)
+    router.add_get("/admin/history", admin.history, name="history")
+    router.add_post("/admin/history/{revision_id:\\d+}/revert", admin.revert)
+    router.add_get("/admin/hours", admin.working_hours, name="hours")
+    router.add_post("/admin/hours", admin.save_working_hours)
+    router.add_get("/admin/unanswered", admin.unanswered, name="unanswered")
+    router.add_post("/admin/unanswered/{message_id:\\d+}/dismiss", admin.dismiss_unanswered)
+    router.add_get("/api/admin/training", admin.training_status, name="training")
+    # The support agents' console.
+    router.add_get("/agent", agent.console, name="agent")
+    router.add_get("/api/agent/tickets", agent.tickets)
+    router.add_get("/api/agent/tickets/{ticket_id:\\d+}", agent.ticket)
+    router.add_post("/api/agent/tickets/{ticket_id:\\d+}/claim", agent.claim)
+    router.add_post("/api/agent/tickets/{ticket_id:\\d+}/release", agent.release)
+    router.add_post("/api/agent/tickets/{ticket_id:\\d+}/reply", agent.reply)
+    router.add_post("/api/agent/tickets/{ticket_id:\\d+}/resolve", agent.resolve)
+    router.add_get("/api/agent/stream", agent.stream)
+    # Answer recommendations, for agents and sellers.
+    router.add_post("/api/recommendations", views.recommendations, name="recommendations")

@@ -1,14 +1,30 @@
 """Thin views: parse the request, call the service layer, shape the response."""
 from pathlib import Path
+from typing import Any, Dict
 
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.chat import rasa_is_up, send_to_bot
-from bot.errors import InvalidInput
+from bot.chat import conversation, parse_message, rasa_is_up, validate_message
+from bot.errors import InvalidInput, NotFound, ServiceUnavailable
+from bot.orders import OrderDesk
+from bot.recommend import order_answer, question_to_answer, recommend
+from bot.settings import load_settings
+from bot.web.auth import staff_user
+from bot.web.resources import gateway
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+async def json_body(request: web.Request) -> Dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as error:
+        raise InvalidInput("The request body must be JSON.") from error
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object.")
+    return body
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:
@@ -16,15 +32,48 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 
 
 async def chat_message(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError as error:
-        raise InvalidInput("The request body must be JSON.") from error
-    if not isinstance(body, dict):
-        raise InvalidInput("The request body must be a JSON object.")
+    """A shopper's message: the bot's replies (none while a person answers), and a cursor for /api/chat/updates."""
+    body = await json_body(request)
+    validate_message(body.get("sender"), body.get("message"))
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidInput("`metadata` must be a JSON object.")
     # `metadata` carries the storefront's signed shopper identity (bot/identity.py).
-    replies = await send_to_bot(request.app["rasa"], body.get("sender"), body.get("message"), body.get("metadata"))
-    return web.json_response({"replies": replies})
+    return web.json_response(await gateway(request.app).shopper_message(body.get("sender"), body.get("message"), metadata))
+
+
+async def chat_updates(request: web.Request) -> web.Response:
+    """Replies that came later (an agent's, or the bot's after the agents' timeout), after `cursor`."""
+    try:
+        after = float(request.query.get("after", "0"))
+    except ValueError as error:
+        raise InvalidInput("`after` must be the cursor of an earlier answer.") from error
+    sender = request.query.get("sender", "")
+    validate_message(sender, "updates")
+    return web.json_response(await gateway(request.app).updates(sender, after))
+
+
+async def recommendations(request: web.Request) -> web.Response:
+    """Top suggested replies for `{"message": ...}`, or for the latest message of `{"sender": ...}`."""
+    await staff_user(request)
+    body = await json_body(request)
+    app = request.app
+    rasa, token = app["rasa"], app["config"].rasa_token
+    answer = None
+    if "sender" in body:
+        tracker = await conversation(rasa, token, body["sender"])
+        parse = question_to_answer(tracker)
+        if parse is None:
+            raise NotFound(f"The conversation {body['sender']!r} has no question from the shopper.")
+        desk = OrderDesk(app["db"], load_settings(app["config"].shop_settings_file))
+        try:
+            answer = order_answer(desk, app["responses"], tracker.get("slots") or {})
+        except SQLAlchemyError as error:
+            raise ServiceUnavailable("The order database is not reachable; FAQ suggestions only.") from error
+    else:
+        parse = await parse_message(rasa, token, body.get("message"))
+    suggestions = recommend(parse, app["faq_store"], answer)
+    return web.json_response({"message": parse.get("text", ""), "suggestions": [s.as_json() for s in suggestions]})
 
 
 async def health(request: web.Request) -> web.Response:

@@ -1,0 +1,58 @@
+"""Handing the conversation to a person: a ticket in the agents' queue, the bot paused.
+
+The web service resumes the conversation when an agent resolves the ticket.
+"""
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.desk import SERVICE_ERRORS, database_sessions, order_desk, shop_settings
+from bot import db
+from bot.config import Config
+from bot.handoff import ASKED_FOR_HUMAN, SENSITIVE_PREFIX, TicketDesk, summarize
+from bot.hours import describe_opening, is_open, next_opening
+
+log = logging.getLogger(__name__)
+
+
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> List[Dict[Text, Any]]:
+    """Open (or refresh) the conversation's ticket, tell the shopper when a person replies, pause the bot."""
+    config = Config.from_env()
+    now = db.utcnow()
+    try:
+        settings = shop_settings(config)
+        sessions = database_sessions(config.database_url)
+        with sessions() as session:
+            shop = db.get_shop(session, settings.shop)
+        if shop is None:
+            raise LookupError(f"shop {settings.shop!r} is not in the database")
+        summary = summarize(tracker.events, tracker.slots)
+        deadline = order_desk().marketplace_deadline(summary["order"]) if summary["order"] else None
+        TicketDesk(sessions, shop.id).open(tracker.sender_id, reason, summary, deadline, now)
+    except SERVICE_ERRORS:
+        log.exception("could not open a ticket for %s", tracker.sender_id)
+        dispatcher.utter_message(response="utter_handoff_unavailable")
+        return []
+    hours = settings.working_hours
+    opening = next_opening(hours, now)
+    if is_open(hours, now):
+        dispatcher.utter_message(response="utter_handoff_now")
+    elif opening is not None:
+        dispatcher.utter_message(response="utter_handoff_later", when=describe_opening(opening, now))
+    else:
+        dispatcher.utter_message(response="utter_handoff_no_hours")
+    return [ConversationPaused()]
+
+
+class ActionHandoff(Action):
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        topic = next(tracker.get_latest_entity_values("handoff_topic"), None)
+        return hand_off(dispatcher, tracker, f"{SENSITIVE_PREFIX}{topic}" if topic else ASKED_FOR_HUMAN)

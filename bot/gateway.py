@@ -1,0 +1,150 @@
+"""The storefront chat's way to the bot and to the agents (the web service's /api/chat).
+
+Each shopper message goes to the bot, unless a person should answer it: the
+conversation has an open ticket, or it is working hours and the shop's bot mode
+leaves them to the team. Such a message is recorded in the conversation without a
+reply (the agents see it, and answer recommendations are computed for it), and the
+shopper's chat polls for the agent's reply. If no agent replies within the shop's
+timeout, `answer_overdue` lets the bot answer after all.
+"""
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import aiohttp
+
+from bot import chat
+from bot.config import Config
+from bot.db import Ticket, utcnow
+from bot.errors import NotFound
+from bot.handoff import ASKED_FOR_HUMAN, WORKING_HOURS, TicketDesk, summarize
+from bot.hours import bot_answers
+from bot.orders import OrderDesk
+from bot.responses import render
+from bot.settings import ShopSettings, load_settings
+
+log = logging.getLogger(__name__)
+LISTEN = {"event": "action", "name": "action_listen"}
+
+
+@dataclass
+class Gateway:
+    config: Config
+    rasa: aiohttp.ClientSession
+    tickets: TicketDesk
+    orders_sessions: Any  # sessionmaker, for the order deadline a ticket carries
+    responses: Dict[str, Any]
+
+    @property
+    def token(self) -> str:
+        return self.config.rasa_token
+
+    def settings(self) -> ShopSettings:
+        return load_settings(self.config.shop_settings_file)
+
+    async def shopper_message(self, sender: str, text: str, metadata: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        chat.validate_message(sender, text)
+        settings = self.settings()
+        ticket = self.tickets.open_ticket_of(sender)
+        now = utcnow()
+        # Button payloads and the session start always go to the bot: they are not questions.
+        for_a_person = not text.startswith("/") and (ticket is not None or not bot_answers(settings.working_hours, now))
+        if not for_a_person:
+            replies = await chat.send_to_bot(self.rasa, sender, text, metadata)
+            ticket = self.tickets.open_ticket_of(sender)  # the bot may have handed over just now
+        else:
+            parse = await chat.parse_message(self.rasa, self.token, text)
+            event = {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest", "metadata": metadata or {}}
+            await chat.append_events(self.rasa, self.token, sender, [*await self._listening(sender), event])
+            asks_for_a_person = (parse.get("intent") or {}).get("name") == "talk_to_human"
+            if ticket is None or (asks_for_a_person and ticket.reason == WORKING_HOURS):
+                # Asking for a person (or a sensitive topic) also ends the bot's fallback after the timeout.
+                ticket = await self.open_ticket(sender, ASKED_FOR_HUMAN if asks_for_a_person else WORKING_HOURS, settings)
+            self.tickets.note_shopper_message(ticket.id)
+            replies = []
+        return {"replies": replies, "cursor": await self.cursor(sender), "handoff": handoff_state(ticket)}
+
+    async def _listening(self, sender: str) -> List[Dict[str, Any]]:
+        """`action_listen`, unless the bot already listens: Rasa's policies expect one before
+        every user message (a paused bot, or an agent's reply, leaves none)."""
+        events = (await chat.conversation(self.rasa, self.token, sender)).get("events") or []
+        listening = events and events[-1].get("event") == "action" and events[-1].get("name") == "action_listen"
+        return [] if listening else [LISTEN]
+
+    async def open_ticket(self, sender: str, reason: str, settings: ShopSettings) -> Ticket:
+        tracker = await chat.conversation(self.rasa, self.token, sender)
+        summary = summarize(tracker.get("events") or [], tracker.get("slots") or {})
+        deadline = None
+        if summary["order"]:
+            deadline = OrderDesk(self.orders_sessions, settings).marketplace_deadline(summary["order"])
+        return self.tickets.open(sender, reason, summary, deadline)
+
+    async def cursor(self, sender: str) -> float:
+        """The time of the conversation's latest event: the chat asks for what came after it."""
+        events = (await chat.conversation(self.rasa, self.token, sender)).get("events") or []
+        return max((event.get("timestamp") or 0.0 for event in events), default=0.0)
+
+    async def updates(self, sender: str, after: float) -> Dict[str, Any]:
+        """Replies the shopper has not seen: an agent's, or the bot's after the timeout."""
+        tracker = await chat.conversation(self.rasa, self.token, sender)
+        events = tracker.get("events") or []
+        replies = [
+            {
+                "text": event.get("text") or "", "buttons": (event.get("data") or {}).get("buttons") or [],
+                "from": "agent" if (event.get("metadata") or {}).get("agent") else "bot",
+                "agent": (event.get("metadata") or {}).get("agent"),
+            }
+            for event in events if event.get("event") == "bot" and (event.get("timestamp") or 0) > after
+        ]
+        cursor = max((event.get("timestamp") or 0.0 for event in events), default=after)
+        return {"replies": replies, "cursor": cursor, "handoff": handoff_state(self.tickets.open_ticket_of(sender))}
+
+    async def agent_reply(self, ticket_id: int, agent, text: str) -> None:
+        chat.validate_message("agent", text)
+        ticket = self.tickets.owned(ticket_id, agent)
+        await self._require_conversation(ticket.sender_id)
+        # The reply goes into the conversation first: if Rasa is down, nothing is recorded as sent.
+        event = {"event": "bot", "text": text, "metadata": {"agent": agent.display_name}}
+        await chat.append_events(self.rasa, self.token, ticket.sender_id, [event])
+        self.tickets.record_agent_reply(ticket_id)
+
+    async def resolve(self, ticket_id: int, agent) -> None:
+        """Close the ticket and give the conversation back to the bot."""
+        ticket = self.tickets.owned(ticket_id, agent)
+        closing = {"event": "bot", "text": render(self.responses, "utter_handoff_resolved", {}), "metadata": {}}
+        try:
+            await chat.append_events(self.rasa, self.token, ticket.sender_id, [{"event": "resume"}, closing, LISTEN])
+        except Exception:
+            # A vanished conversation or Rasa down must not keep the ticket open forever;
+            # the conversation resumes anyway with the shopper's next message through us.
+            log.exception("could not resume conversation %s", ticket.sender_id)
+        self.tickets.resolve(ticket_id, agent.username)
+
+    async def answer_overdue(self) -> int:
+        """Let the bot answer working-hours messages no agent replied to in time; how many."""
+        settings = self.settings()
+        hours = settings.working_hours
+        now = utcnow()
+        answered = 0
+        for ticket in self.tickets.waiting_for_the_bot(now, hours.agent_reply_timeout):
+            if not bot_answers(hours, now, waited=now - ticket.shopper_waiting_since):
+                continue
+            await chat.append_events(self.rasa, self.token, ticket.sender_id, [{"event": "resume"}])
+            await chat.bot_answers_now(self.rasa, self.token, ticket.sender_id)
+            if self.tickets.get(ticket.id).reason == WORKING_HOURS:  # unless the bot handed over meanwhile
+                self.tickets.resolve(ticket.id, "bot")
+            answered += 1
+        return answered
+
+    async def _require_conversation(self, sender: str) -> None:
+        tracker = await chat.conversation(self.rasa, self.token, sender)
+        if not any(event.get("event") == "user" for event in tracker.get("events") or []):
+            raise NotFound("This conversation no longer exists (the shopper's history is gone); resolve the ticket.")
+
+
+def handoff_state(ticket: Optional[Ticket]) -> Optional[Dict[str, Any]]:
+    """What the shopper's chat shows: nothing, "waiting for a person", or "with <agent>"."""
+    if ticket is None:
+        return None
+    return {"status": ticket.status, "ticket": ticket.id}
+
