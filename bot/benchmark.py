@@ -5,7 +5,7 @@ columns `text`, `source` and `accept` (the intents that count as right,
 `|`-separated; `faq` matches any `faq/<id>`). Prints accuracy per source, the
 out-of-domain rejection rate and the in-domain false-rejection rate.
 
-`benchmark_faq` scores the FAQ recommendations (the ResponseSelector's ranking)
+`benchmark_faq` scores the FAQ recommendations (the FAQ matcher's ranking)
 on held-out phrasings of each FAQ: top-1 and top-3 accuracy per category, and
 the misses.
 """
@@ -48,7 +48,7 @@ def predicted_intent(parse: Dict) -> str:
 
 
 def faq_ranking(parse: Dict) -> List[Tuple[str, float]]:
-    """(FAQ id, confidence) as the ResponseSelector ranks them, best first, whatever the intent."""
+    """(FAQ id, confidence) as the FAQ matcher ranks them, best first, whatever the intent."""
     ranking = parse.get("response_selector", {}).get("faq", {}).get("ranking", [])
     return [(item["intent_response_key"].split("/", 1)[-1], item["confidence"]) for item in ranking]
 

@@ -1,6 +1,6 @@
 """Answer recommendations: the replies an agent (or the unsure bot) could give.
 
-They come from the ResponseSelector's ranking of the FAQs for a message, plus,
+They come from the FAQ matcher's ranking of the FAQs (bot/faq_matcher.py) for a message, plus,
 when the conversation has a verified order, the bot's filled-in answer about
 that order. The order answer's confidence is how sure the model is that the
 message is about the order (the summed confidence of the order intents).
@@ -28,7 +28,7 @@ class Suggestion:
 
 
 def faq_ranking(parse: Dict[str, Any], store: FaqStore) -> List[Tuple[Faq, float]]:
-    """The enabled FAQs the ResponseSelector ranked for this parse, best first."""
+    """The enabled FAQs the FAQ matcher ranked for this parse, best first."""
     ranking = parse.get("response_selector", {}).get("faq", {}).get("ranking", [])
     ranked = []
     for item in ranking:

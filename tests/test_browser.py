@@ -17,6 +17,14 @@ def browser(product):
         browser.close()
 
 
+@pytest.fixture
+def page(browser):
+    # A fresh tab per test, closed at its end so its polling stops with it.
+    page = browser.new_page()
+    yield page
+    page.close()
+
+
 @pytest.fixture(scope="module")
 def web(product):
     return Web(product[1])
@@ -29,8 +37,7 @@ def log_in(page, web, username, password, start):
     page.click("button:has-text('Log in')")
 
 
-def test_seller_edits_an_answer_and_tries_a_question(browser, web):
-    page = browser.new_page()
+def test_seller_edits_an_answer_and_tries_a_question(page, web):
     log_in(page, web, "seller", "demo-seller", "/admin")
     expect(page.locator("h1")).to_have_text("FAQs and Chat Welcome")
     page.fill("input[name=q]", "gift wrapping")
@@ -46,8 +53,7 @@ def test_seller_edits_an_answer_and_tries_a_question(browser, web):
     expect(page.locator("#try-matches tr")).to_have_count(4)  # a header and the top 3
 
 
-def test_agent_sees_a_new_ticket_live_claims_replies_and_resolves(browser, web):
-    page = browser.new_page()
+def test_agent_sees_a_new_ticket_live_claims_replies_and_resolves(page, web):
     log_in(page, web, "agent", "demo-agent", "/agent")
     expect(page.locator("#live")).to_have_text("live", timeout=15_000)
 

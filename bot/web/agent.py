@@ -82,7 +82,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     await staff_user(request, AGENT)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
-    last_seen = None
+    last_seen = object()  # unlike any stamp, None included: the first check always sends
     deadline = asyncio.get_running_loop().time() + STREAM_SECONDS
     try:
         while asyncio.get_running_loop().time() < deadline:

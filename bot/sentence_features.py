@@ -1,0 +1,55 @@
+"""A Rasa NLU component: all-MiniLM-L6-v2 embeddings (bot/sentence_encoder.py) as dense
+features, the sentence's vector and one per word, beside the word and character counts.
+
+DIET and the ResponseSelector then see meaning, not only shared words, which is what
+carries the intents and the FAQs over to phrasings the training data lacks.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import FEATURIZER_CLASS_ALIAS, TOKENS_NAMES
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.sentence_encoder import sentence_encoder
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+    @classmethod
+    def create(
+        cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext,
+    ) -> SentenceEmbeddingFeaturizer:
+        return cls(execution_context.node_name, config)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        with_text = [message for message in messages if message.get(TEXT)]
+        embeddings = sentence_encoder().embed([message.get(TEXT) for message in with_text])
+        alias = self._config[FEATURIZER_CLASS_ALIAS]
+        # A unit-length sentence vector has components near 0.05, which the classifiers
+        # (used to counts) all but ignore; scaled to about 1 per component, it weighs in.
+        # The word vectors are the model's own, already of that size.
+        scale = np.sqrt(sentence_encoder().dimension)
+        for message, embedding in zip(with_text, embeddings):
+            words = [(token.start, token.end) for token in message.get(TOKENS_NAMES[TEXT]) or []]
+            # Rasa's classifiers need per-word features beside the sentence's.
+            message.add_features(Features(embedding.word_vectors(words), FEATURE_TYPE_SEQUENCE, TEXT, alias))
+            message.add_features(Features(scale * embedding.sentence[None, :], FEATURE_TYPE_SENTENCE, TEXT, alias))
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        pass

@@ -1,0 +1,63 @@
+"""The NumPy all-MiniLM-L6-v2 encoder: tokenizer, padding, pooling and meaning."""
+import numpy as np
+import pytest
+
+from bot.sentence_encoder import MAX_PIECES, basic_tokens, sentence_encoder
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return sentence_encoder()
+
+
+def pieces(encoder, text):
+    names = {index: piece for piece, index in encoder.vocabulary.items()}
+    return [names[index] for index in encoder.tokenize(text)[0]]
+
+
+def test_words_and_punctuation_are_split_lower_cased_and_without_accents():
+    assert basic_tokens("Where's my Café order?!") == [
+        ("where", (0, 5)), ("'", (5, 6)), ("s", (6, 7)), ("my", (8, 10)),
+        ("cafe", (11, 15)), ("order", (16, 21)), ("?", (21, 22)), ("!", (22, 23)),
+    ]
+
+
+def test_unknown_words_become_word_pieces_framed_by_cls_and_sep(encoder):
+    tokens = pieces(encoder, "refundable parcels")
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
+    assert "".join(piece.replace("##", "") for piece in tokens[1:-1]) == "refundableparcels"
+    assert any(piece.startswith("##") for piece in tokens)
+
+
+def test_long_messages_are_cut_to_the_model_limit(encoder):
+    ids, spans = encoder.tokenize("word " * 500)
+    assert len(ids) == len(spans) == MAX_PIECES and pieces(encoder, "word " * 500)[-1] == "[SEP]"
+
+
+def test_vectors_have_unit_length_and_do_not_depend_on_the_batch(encoder):
+    texts = ["hi", "where is my parcel, it was due last week and nothing has arrived yet", "refund please"]
+    together = encoder.encode(texts)
+    alone = np.stack([encoder.encode([text])[0] for text in texts])
+    assert together.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(together, alone, atol=1e-5)  # padding in a batch changes nothing
+
+
+def test_paraphrases_are_closer_than_other_topics(encoder):
+    refund, money_back, parcel, package, weather = encoder.encode([
+        "can I get a refund", "I want my money back", "where is my parcel", "has my package shipped yet",
+        "what will the weather be like tomorrow",
+    ])
+    assert refund @ money_back > 0.5 > refund @ weather
+    assert parcel @ package > parcel @ money_back
+    assert parcel @ package > parcel @ weather
+
+
+def test_word_vectors_average_the_pieces_inside_each_word(encoder):
+    text = "refundable parcel"
+    embedding = encoder.embed([text])[0]
+    words = embedding.word_vectors([(0, 10), (11, 17), (17, 17)])
+    inside_first = [i for i, (start, end) in enumerate(embedding.spans) if start < 10 and end > 0]
+    assert len(inside_first) >= 2  # "refundable" is more than one piece
+    assert np.allclose(words[0], embedding.pieces[inside_first].mean(0))
+    assert not np.allclose(words[1], 0) and np.allclose(words[2], 0)  # an empty span matches no piece
