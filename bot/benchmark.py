@@ -8,10 +8,15 @@ out-of-domain rejection rate and the in-domain false-rejection rate.
 `benchmark_faq` scores the FAQ recommendations (the FAQ matcher's ranking)
 on held-out phrasings of each FAQ: top-1 and top-3 accuracy per category, and
 the misses.
+
+`benchmark_retrain` times a FAQ edit's retrain and model swap on the running
+product while a shopper chats.
 """
 import asyncio
 import csv
 import logging
+import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -135,4 +140,90 @@ def benchmark_faq(heldout_path: str, model_path: str) -> int:
     for faq_id, text, top in misses:
         ranked = ", ".join(f"{ranked_id} {confidence:.2f}" for ranked_id, confidence in top)
         print(f"  {faq_id} -> {ranked}  | {text}")
+    return 0
+
+
+RETRAIN_PHRASING = "benchmark: a new way to ask this"
+CHAT_QUESTIONS = ["how long does delivery take", "can i pay with paypal", "what is your return policy", "hi"]
+
+
+def _chat_while(url: str, stop: threading.Event, results: List[Tuple[float, float, int]]) -> None:
+    """Shopper messages one after another: (sent at, seconds to the reply, HTTP status)."""
+    import requests
+
+    sent = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            status = requests.post(f"{url}/api/chat", timeout=120, json={
+                "sender": f"benchmark-retrain-{sent % 5}", "message": CHAT_QUESTIONS[sent % len(CHAT_QUESTIONS)],
+            }).status_code
+        except requests.RequestException:
+            status = 0
+        results.append((started, time.monotonic() - started, status))
+        sent += 1
+        time.sleep(0.2)
+
+
+def benchmark_retrain(url: str, username: str, password: str, faq_id: str) -> int:
+    """On a running product: add a question to a FAQ on the admin page, which retrains and
+    swaps the model, while a shopper chats; print the times and how the chat fared. Then
+    revert the edit (a second retrain, measured the same way)."""
+    import html
+    import re
+
+    import requests
+
+    seller = requests.Session()
+    login = seller.post(f"{url}/login", data={"username": username, "password": password}, allow_redirects=False)
+    if login.status_code != 303:
+        raise SystemExit(f"cannot log in to {url} as {username} (HTTP {login.status_code})")
+    csrf = seller.get(f"{url}/api/me").json()["csrf_token"]
+
+    def field(page: str, pattern: str) -> str:
+        found = re.search(pattern, page)
+        if found is None:
+            raise SystemExit(f"the edit form of FAQ {faq_id} has no field matching {pattern}")
+        return html.unescape(found.group(1))
+
+    def add_question() -> None:
+        page = seller.get(f"{url}/admin/faqs/{faq_id}").text
+        similar = field(page, r'name="similar"[^>]*>([^<]*)</textarea>')
+        form = {
+            "csrf_token": csrf, "version": field(page, r'name="version" value="([0-9a-f]+)"'),
+            "category": field(page, r"<option selected>([^<]+)<"), "question": field(page, r'name="question" value="([^"]*)"'),
+            "similar": f"{similar}\n{RETRAIN_PHRASING}", "answer": field(page, r'name="answer"[^>]*>([^<]*)</textarea>'),
+            "buttons": field(page, r'name="buttons"[^>]*>([^<]*)</textarea>'),
+            "enabled": "on", **({"welcome": "on"} if re.search(r'name="welcome"[^>]*checked', page) else {}),
+        }
+        response = seller.post(f"{url}/admin/faqs/{faq_id}", data=form)
+        if response.status_code != 200:
+            raise SystemExit(f"the edit was refused (HTTP {response.status_code})")
+
+    def revert_it() -> None:
+        revision = field(seller.get(f"{url}/admin/history").text, r"/admin/history/(\d+)/revert")
+        seller.post(f"{url}/admin/history/{revision}/revert", data={"csrf_token": csrf})
+
+    print(f"retrain and swap on {url}, FAQ {faq_id}, a shopper chatting all along")
+    for label, edit in (("add a question", add_question), ("revert it", revert_it)):
+        runs = seller.get(f"{url}/api/admin/training").json()["runs"]
+        results: List[Tuple[float, float, int]] = []
+        stop = threading.Event()
+        chatter = threading.Thread(target=_chat_while, args=(url, stop, results))
+        chatter.start()
+        started = time.monotonic()
+        edit()
+        while True:
+            status = seller.get(f"{url}/api/admin/training").json()
+            if status["runs"] > runs and status["state"] in ("done", "failed"):
+                break
+            time.sleep(1)
+        stop.set()
+        chatter.join()
+        seconds = sorted(latency for _, latency, _ in results)
+        failed = sum(code != 200 for _, _, code in results)
+        print(f"  {label}: {status['state']}, train {status['train_seconds']} s, swap {status['swap_seconds']} s, "
+              f"edit to new model {time.monotonic() - started:.0f} s")
+        print(f"    {len(results)} chat messages meanwhile, {failed} failed; reply time median "
+              f"{seconds[len(seconds) // 2]:.2f} s, slowest {seconds[-1]:.2f} s")
     return 0

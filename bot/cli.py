@@ -120,6 +120,12 @@ def _benchmark_faq(config: Config, args: argparse.Namespace) -> int:
     return benchmark_faq(args.heldout, args.model)
 
 
+def _benchmark_retrain(config: Config, args: argparse.Namespace) -> int:
+    from bot.benchmark import benchmark_retrain
+
+    return benchmark_retrain(args.url, args.user, args.password, args.faq)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,5 +151,11 @@ def main(argv=None) -> None:
     bench_faq.add_argument("--heldout", default="tests/faq_heldout.yml")
     bench_faq.add_argument("--model", default="models", help="model file or folder (newest model)")
     bench_faq.set_defaults(func=_benchmark_faq)
+    bench_retrain = sub.add_parser("benchmark-retrain", help="time a FAQ edit's retrain and model swap on the running product")
+    bench_retrain.add_argument("--url", default="http://127.0.0.1:8080")
+    bench_retrain.add_argument("--user", default="seller")
+    bench_retrain.add_argument("--password", default="demo-seller")
+    bench_retrain.add_argument("--faq", default="gift_wrapping", help="the FAQ that gets a question added, then reverted")
+    bench_retrain.set_defaults(func=_benchmark_retrain)
     args = parser.parse_args(argv)
     sys.exit(args.func(Config.from_env(), args))

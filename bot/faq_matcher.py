@@ -80,6 +80,7 @@ class FaqMatcher(GraphComponent):
         cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> FaqMatcher:
+        sentence_encoder()  # loads the weights now, not at the first shopper's message
         with model_storage.read_from(resource) as directory:
             stored = np.load(Path(directory) / _PHRASINGS_FILE)
             return cls(config, model_storage, resource, stored["vectors"], [str(key) for key in stored["keys"]])

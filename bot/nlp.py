@@ -5,8 +5,6 @@ pipeline starts from `spacy.blank("en")` and adds what Rasa's SpacyNLP,
 SpacyTokenizer and SpacyEntityExtractor use:
 
 - the English tokenizer;
-- a lookup lemmatizer (tables from `spacy-lookups-data`), so that "orders",
-  "ordered" and "ordering" reach the intent classifier as one feature;
 - an EntityRuler that finds what shoppers paste into the chat: order
   numbers, parcel tracking numbers, e-mail addresses and phone numbers.
   The labels are the Rasa entity names.
@@ -21,9 +19,9 @@ EMAIL = "email"
 PHONE = "phone"
 ENTITY_LABELS = (ORDER_ID, TRACKING_NUMBER, EMAIL, PHONE)
 
-# Bumped whenever the patterns or lemma tables change: the version goes into the
+# Bumped whenever the patterns change: the version goes into the
 # pipeline's meta.json, and `make train` retrains when the pipeline is rebuilt.
-PIPELINE_VERSION = "1.1.0"
+PIPELINE_VERSION = "1.2.0"
 
 _DIGITS = r"^\d{%d,%d}$"
 
@@ -71,15 +69,14 @@ ENTITY_PATTERNS = [
 
 
 def build_pipeline() -> spacy.Language:
-    """Create the initialised pipeline (lemma tables are copied into it)."""
+    """Create the initialised pipeline."""
     nlp = spacy.blank("en")
-    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     ruler = nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
-    nlp.initialize()  # loads the lemma tables; it also empties the ruler, so patterns come after
+    nlp.initialize()  # it empties the ruler, so the patterns come after
     ruler.add_patterns(ENTITY_PATTERNS)
     nlp.meta["name"] = "shop"
     nlp.meta["version"] = PIPELINE_VERSION
-    nlp.meta["description"] = "Blank English pipeline with lookup lemmas and shop entity rules"
+    nlp.meta["description"] = "Blank English pipeline with shop entity rules"
     return nlp
 
 

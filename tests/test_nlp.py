@@ -38,10 +38,6 @@ def test_short_numbers_and_plain_words_are_not_entities(nlp, text):
     assert entities(nlp, text) == []
 
 
-def test_lookup_lemmas_merge_inflections(nlp):
-    assert [t.lemma_ for t in nlp("orders ordered parcels arrived")] == ["order", "order", "parcel", "arrive"]
-
-
 def test_saved_pipeline_loads_with_its_patterns(tmp_path):
     import spacy
 
