@@ -192,7 +192,8 @@ def benchmark_retrain(url: str, username: str, password: str, faq_id: str) -> in
         form = {
             "csrf_token": csrf, "version": field(page, r'name="version" value="([0-9a-f]+)"'),
             "category": field(page, r"<option selected>([^<]+)<"), "question": field(page, r'name="question" value="([^"]*)"'),
-            "similar": f"{similar}\n{RETRAIN_PHRASING}", "answer": field(page, r'name="answer"[^>]*>([^<]*)</textarea>'),
+            # New each run: a phrasing trained before would come out of Rasa's training cache.
+            "similar": f"{similar}\n{RETRAIN_PHRASING} {int(time.time())}", "answer": field(page, r'name="answer"[^>]*>([^<]*)</textarea>'),
             "buttons": field(page, r'name="buttons"[^>]*>([^<]*)</textarea>'),
             "enabled": "on", **({"welcome": "on"} if re.search(r'name="welcome"[^>]*checked', page) else {}),
         }

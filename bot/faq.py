@@ -158,15 +158,21 @@ def load_faqs(directory: Path) -> List[Faq]:
     return faqs
 
 
+# Longer strings (answers) are written as blocks: easier to read and edit by hand.
+_BLOCK_STYLE_LENGTH = 80
+
+
 class _BlockStyleDumper(yaml.SafeDumper):
-    """Writes multi-line strings as `|` blocks and indents lists, as people write YAML."""
+    """Writes multi-line and long strings as `|` blocks and indents lists, as people write YAML."""
 
     def increase_indent(self, flow=False, indentless=False):
         return super().increase_indent(flow, False)
 
 
 _BlockStyleDumper.add_representer(
-    str, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    str, lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value or len(value) > _BLOCK_STYLE_LENGTH else None,
+    )
 )
 
 

@@ -4,7 +4,9 @@ import pytest
 import yaml
 
 from bot.config import Config
-from bot.faq import FaqStore, FaqValidationError, load_faqs, render_training_data, write_training_data
+from bot.faq import (
+    CATEGORIES, FaqStore, FaqValidationError, load_faqs, render_faq_file, render_training_data, write_training_data,
+)
 
 GOOD = """\
 category: logistics
@@ -40,6 +42,17 @@ def test_shipped_faqs_are_valid_and_cover_every_category():
     assert {faq.category for faq in faqs} == {"greetings", "pre-sale", "logistics", "after-sales", "other"}
     assert all(len(faq.similar) >= 3 for faq in faqs)
     assert 1 <= sum(faq.welcome for faq in faqs) <= 5
+
+
+def test_the_admin_pages_rewrite_of_the_shipped_files_changes_nothing():
+    # An edit on the admin page rewrites the whole category file: the FAQs it did not touch,
+    # long answers included, must come out as they were written.
+    directory = Config.from_env().faq_dir
+    faqs = load_faqs(directory)
+    for category in CATEGORIES:
+        text = (directory / f"{category}.yml").read_text(encoding="utf-8")
+        assert render_faq_file(category, [faq for faq in faqs if faq.category == category]) == text
+    assert "    answer: |-\n" in text  # long answers stay blocks
 
 
 def test_training_data_has_every_enabled_faq_and_its_response(tmp_path):
