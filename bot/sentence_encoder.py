@@ -99,6 +99,9 @@ class SentenceEncoder:
         self.layers = config["num_hidden_layers"]
         self.heads = config["num_attention_heads"]
         self.dimension = config["hidden_size"]
+        # The texts last embedded and their embeddings: the featurizer and the FAQ matcher
+        # ask for the same message one after the other, and it is computed once.
+        self._last: Tuple[Tuple[str, ...], List[Embedding]] = ((), [])
 
     def word_pieces(self, word: str) -> List[int]:
         """Greedy longest-match WordPiece, as BERT's tokenizer does."""
@@ -174,6 +177,8 @@ class SentenceEncoder:
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> List[Embedding]:
         """Each text's sentence vector and its pieces' vectors (for per-word features)."""
+        if texts and tuple(texts) == self._last[0]:
+            return self._last[1]
         tokenized = [self.tokenize(text) for text in texts]
         # Batches of similar length waste little on padding.
         order = sorted(range(len(texts)), key=lambda index: len(tokenized[index][0]))
@@ -187,6 +192,7 @@ class SentenceEncoder:
             for batch_row, row in enumerate(rows):
                 spans = tokenized[row][1]
                 embeddings[row] = Embedding(pooled[batch_row], x[batch_row, : len(spans)], spans)
+        self._last = (tuple(texts), embeddings)
         return embeddings
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

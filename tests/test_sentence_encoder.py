@@ -61,3 +61,10 @@ def test_word_vectors_average_the_pieces_inside_each_word(encoder):
     assert len(inside_first) >= 2  # "refundable" is more than one piece
     assert np.allclose(words[0], embedding.pieces[inside_first].mean(0))
     assert not np.allclose(words[1], 0) and np.allclose(words[2], 0)  # an empty span matches no piece
+
+
+def test_the_same_texts_asked_again_are_not_computed_again(encoder):
+    first = encoder.embed(["where is my parcel"])
+    assert encoder.embed(["where is my parcel"]) is first
+    other = encoder.embed(["can i pay with paypal"])
+    assert other is not first and not np.allclose(other[0].sentence, first[0].sentence)
