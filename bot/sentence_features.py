@@ -1,8 +1,8 @@
 """A Rasa NLU component: all-MiniLM-L6-v2 embeddings (bot/sentence_encoder.py) as dense
-features, the sentence's vector and one per word, beside the word and character counts.
+features, the sentence's vector and one per word, beside the character n-grams.
 
-DIET and the ResponseSelector then see meaning, not only shared words, which is what
-carries the intents and the FAQs over to phrasings the training data lacks.
+DIET then sees meaning, not only shared letters, which is what carries the intents over
+to phrasings the training data lacks. (The FAQs are matched by bot/faq_matcher.py.)
 """
 from __future__ import annotations
 
