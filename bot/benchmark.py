@@ -144,6 +144,7 @@ def benchmark_faq(heldout_path: str, model_path: str) -> int:
 
 
 RETRAIN_PHRASING = "benchmark: a new way to ask this"
+RETRAIN_WAIT_SECONDS = 900
 CHAT_QUESTIONS = ["how long does delivery take", "can i pay with paypal", "what is your return policy", "hi"]
 
 
@@ -195,16 +196,26 @@ def benchmark_retrain(url: str, username: str, password: str, faq_id: str) -> in
             # New each run: a phrasing trained before would come out of Rasa's training cache.
             "similar": f"{similar}\n{RETRAIN_PHRASING} {int(time.time())}", "answer": field(page, r'name="answer"[^>]*>([^<]*)</textarea>'),
             "buttons": field(page, r'name="buttons"[^>]*>([^<]*)</textarea>'),
-            "enabled": "on", **({"welcome": "on"} if re.search(r'name="welcome"[^>]*checked', page) else {}),
+            **{box: "on" for box in ("enabled", "welcome") if re.search(rf'name="{box}"[^>]*checked', page)},
         }
         response = seller.post(f"{url}/admin/faqs/{faq_id}", data=form)
         if response.status_code != 200:
             raise SystemExit(f"the edit was refused (HTTP {response.status_code})")
+        nonlocal our_revision
+        our_revision = newest_revision()  # just made: the one to revert, whatever others do meanwhile
+
+    def newest_revision() -> str:
+        found = re.search(r"/admin/history/(\d+)/revert", seller.get(f"{url}/admin/history").text)
+        if found is None:
+            raise SystemExit("the history page lists no revision to revert")
+        return found.group(1)
 
     def revert_it() -> None:
-        revision = field(seller.get(f"{url}/admin/history").text, r"/admin/history/(\d+)/revert")
-        seller.post(f"{url}/admin/history/{revision}/revert", data={"csrf_token": csrf})
+        response = seller.post(f"{url}/admin/history/{our_revision}/revert", data={"csrf_token": csrf})
+        if response.status_code != 200:  # the redirect to the history page is followed
+            raise SystemExit(f"the revert was refused (HTTP {response.status_code}); revert revision {our_revision} by hand")
 
+    our_revision = ""
     print(f"retrain and swap on {url}, FAQ {faq_id}, a shopper chatting all along")
     for label, edit in (("add a question", add_question), ("revert it", revert_it)):
         runs = seller.get(f"{url}/api/admin/training").json()["runs"]
@@ -213,14 +224,18 @@ def benchmark_retrain(url: str, username: str, password: str, faq_id: str) -> in
         chatter = threading.Thread(target=_chat_while, args=(url, stop, results))
         chatter.start()
         started = time.monotonic()
-        edit()
-        while True:
-            status = seller.get(f"{url}/api/admin/training").json()
-            if status["runs"] > runs and status["state"] in ("done", "failed"):
-                break
-            time.sleep(1)
-        stop.set()
-        chatter.join()
+        try:
+            edit()
+            while True:
+                status = seller.get(f"{url}/api/admin/training").json()
+                if status["runs"] > runs and status["state"] in ("done", "failed"):
+                    break
+                if time.monotonic() - started > RETRAIN_WAIT_SECONDS:
+                    raise SystemExit(f"no retrain finished within {RETRAIN_WAIT_SECONDS} s: {status}")
+                time.sleep(1)
+        finally:
+            stop.set()
+            chatter.join()
         seconds = sorted(latency for _, latency, _ in results)
         failed = sum(code != 200 for _, _, code in results)
         print(f"  {label}: {status['state']}, train {status['train_seconds']} s, swap {status['swap_seconds']} s, "

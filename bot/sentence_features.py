@@ -6,21 +6,21 @@ to phrasings the training data lacks. (The FAQs are matched by bot/faq_matcher.p
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import FEATURIZER_CLASS_ALIAS, TOKENS_NAMES
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.sentence_encoder import sentence_encoder
+from bot.sentence_encoder import fingerprint, sentence_encoder
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -31,19 +31,23 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     ) -> SentenceEmbeddingFeaturizer:
         return cls(execution_context.node_name, config)
 
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        return fingerprint(__file__)
+
     def process(self, messages: List[Message]) -> List[Message]:
-        with_text = [message for message in messages if message.get(TEXT)]
+        # Like the count featurizers, nothing for a message without tokens.
+        with_text = [message for message in messages if message.get(TEXT) and message.get(TOKENS_NAMES[TEXT])]
         embeddings = sentence_encoder().embed([message.get(TEXT) for message in with_text])
-        alias = self._config[FEATURIZER_CLASS_ALIAS]
         # A unit-length sentence vector has components near 0.05, which the classifiers
         # (used to counts) all but ignore; scaled to about 1 per component, it weighs in.
         # The word vectors are the model's own, already of that size.
         scale = np.sqrt(sentence_encoder().dimension)
         for message, embedding in zip(with_text, embeddings):
-            words = [(token.start, token.end) for token in message.get(TOKENS_NAMES[TEXT]) or []]
+            words = [(token.start, token.end) for token in message.get(TOKENS_NAMES[TEXT])]
             # Rasa's classifiers need per-word features beside the sentence's.
-            message.add_features(Features(embedding.word_vectors(words), FEATURE_TYPE_SEQUENCE, TEXT, alias))
-            message.add_features(Features(scale * embedding.sentence[None, :], FEATURE_TYPE_SENTENCE, TEXT, alias))
+            message.add_features(Features(embedding.word_vectors(words), FEATURE_TYPE_SEQUENCE, TEXT, self._identifier))
+            message.add_features(Features(scale * embedding.sentence[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier))
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

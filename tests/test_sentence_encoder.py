@@ -22,6 +22,16 @@ def test_words_and_punctuation_are_split_lower_cased_and_without_accents():
     ]
 
 
+@pytest.mark.parametrize("text, words", [
+    ("co\u00adoperate", ["cooperate"]),  # a soft hyphen from a pasted text
+    ("hel\u200blo there", ["hello", "there"]),  # a zero-width space
+    ("ok\x00ay\ufffd", ["okay"]),
+    ("one\ttwo\nthree\u00a0four", ["one", "two", "three", "four"]),  # all kinds of spaces split
+])
+def test_control_and_format_characters_are_dropped_as_bert_drops_them(text, words):
+    assert [word for word, _ in basic_tokens(text)] == words
+
+
 def test_unknown_words_become_word_pieces_framed_by_cls_and_sep(encoder):
     tokens = pieces(encoder, "refundable parcels")
     assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
@@ -65,6 +75,9 @@ def test_word_vectors_average_the_pieces_inside_each_word(encoder):
 
 def test_the_same_texts_asked_again_are_not_computed_again(encoder):
     first = encoder.embed(["where is my parcel"])
-    assert encoder.embed(["where is my parcel"]) is first
+    again = encoder.embed(["where is my parcel"])
+    assert again[0] is first[0]
+    with pytest.raises(ValueError):  # shared between callers, so nobody may change it
+        again[0].sentence[0] = 1.0
     other = encoder.embed(["can i pay with paypal"])
-    assert other is not first and not np.allclose(other[0].sentence, first[0].sentence)
+    assert other[0] is not first[0] and not np.allclose(other[0].sentence, first[0].sentence)
