@@ -24,7 +24,8 @@ from typing import Dict, List, Tuple
 import yaml
 
 from bot.config import Config
-from bot.faq import CATEGORIES, load_faqs
+from bot.faq import CATEGORIES, FaqStore
+from bot.recommend import faq_ranking
 
 REJECTIONS = {"out_of_scope", "nlu_fallback"}
 FAQ_TOP_K = 3
@@ -50,12 +51,6 @@ def predicted_intent(parse: Dict) -> str:
         selected = parse.get("response_selector", {}).get("faq", {}).get("response", {})
         return selected.get("intent_response_key") or intent
     return intent
-
-
-def faq_ranking(parse: Dict) -> List[Tuple[str, float]]:
-    """(FAQ id, confidence) as the FAQ matcher ranks them, best first, whatever the intent."""
-    ranking = parse.get("response_selector", {}).get("faq", {}).get("ranking", [])
-    return [(item["intent_response_key"].split("/", 1)[-1], item["confidence"]) for item in ranking]
 
 
 async def _parse_all(model: str, texts: List[str]) -> List[Dict]:
@@ -115,7 +110,8 @@ def benchmark_nlu(csv_path: str, model_path: str) -> int:
 
 def benchmark_faq(heldout_path: str, model_path: str) -> int:
     heldout: Dict[str, List[str]] = yaml.safe_load(open(heldout_path, encoding="utf-8"))
-    category = {faq.id: faq.category for faq in load_faqs(Config.from_env().faq_dir)}
+    store = FaqStore(Config.from_env().faq_dir)
+    category = {faq.id: faq.category for faq in store.all()}
     cases = [(faq_id, text) for faq_id, texts in heldout.items() for text in texts]
     model, parses = parse_with_model(model_path, [text for _, text in cases])
     total: Dict[str, int] = defaultdict(int)
@@ -123,7 +119,8 @@ def benchmark_faq(heldout_path: str, model_path: str) -> int:
     top_k: Dict[str, int] = defaultdict(int)
     misses = []
     for (faq_id, text), parse in zip(cases, parses):
-        ranking = faq_ranking(parse)
+        # The ranking agents are shown: bot/recommend.py's.
+        ranking = [(faq.id, confidence) for faq, confidence in faq_ranking(parse, store)]
         ranked_ids = [ranked_id for ranked_id, _ in ranking]
         for group in (category.get(faq_id, "unknown"), "all"):
             total[group] += 1

@@ -58,8 +58,9 @@ class FaqMatcher(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.vectors = vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
-        self.keys = np.array(keys or [], dtype=str)  # each vector's `faq/<id>`
-        self.labels = sorted(set(keys or []))
+        keys = np.array(keys or [], dtype=str)  # each vector's `faq/<id>`
+        self.labels = sorted(set(keys.tolist()))
+        self._rows = [np.flatnonzero(keys == label) for label in self.labels]  # each label's vectors
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
@@ -98,8 +99,8 @@ class FaqMatcher(GraphComponent):
         """The FAQs, best first, each with the mean similarity of its nearest phrasings."""
         similarities = self.vectors @ vector
         scores = []
-        for label in self.labels:
-            nearest = np.sort(similarities[self.keys == label])[-NEAREST:]
+        for label, rows in zip(self.labels, self._rows):
+            nearest = np.sort(similarities[rows])[-NEAREST:]
             scores.append((float(np.clip(nearest.mean(), 0.0, 1.0)), label))
         scores.sort(key=lambda score: -score[0])
         return [{"id": index, "confidence": confidence, INTENT_RESPONSE_KEY: label}
