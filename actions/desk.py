@@ -1,4 +1,5 @@
 """The order desk the actions share, and the checks every order action makes."""
+import asyncio
 import functools
 import logging
 import time
@@ -8,9 +9,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import db
+from bot import db, rules
 from bot.config import Config
-from bot.identity import verified_customer_id
+from bot.identity import client_of, verified_customer_id
 from bot.orders import OrderDesk, Reply
 from bot.settings import SettingsError, ShopSettings, load_settings
 
@@ -40,7 +41,8 @@ def shop_settings(config: Config) -> ShopSettings:
 def order_desk() -> OrderDesk:
     """A desk over the configured database, with the seller's current shop.yml."""
     config = Config.from_env()
-    return OrderDesk(database_sessions(config.database_url), shop_settings(config))
+    limits = rules.VerificationLimits(base_delay_seconds=config.verification_delay_seconds)
+    return OrderDesk(database_sessions(config.database_url), shop_settings(config), limits=limits)
 
 
 def signed_in_customer(desk: OrderDesk, tracker: Tracker) -> Optional[str]:
@@ -49,6 +51,29 @@ def signed_in_customer(desk: OrderDesk, tracker: Tracker) -> Optional[str]:
     if not metadata:
         return None
     return verified_customer_id(desk.identity_secret(), metadata, time.time())
+
+
+def client_of_message(tracker: Tracker) -> str:
+    """Who sends this message, for the verification limits (identity.client_of)."""
+    return client_of(tracker.latest_message.get("metadata"), tracker.sender_id)
+
+
+def verification_locked(desk: OrderDesk, tracker: Tracker) -> bool:
+    """Whether contact checks are refused for whoever sends this message (for the order asked
+    about, if any). A signed-in shopper needs none, so is never locked out."""
+    if signed_in_customer(desk, tracker):
+        return False
+    return desk.verification_locked(client_of_message(tracker), tracker.get_slot("order_number"))
+
+
+async def contact_matches(desk: OrderDesk, tracker: Tracker, number: str, contact: str) -> bool:
+    """`desk.verify_contact` for whoever sends this message. The answer to a failure is held
+    back, longer with each failure in a row: guessing contacts gets slow."""
+    client = client_of_message(tracker)
+    if desk.verify_contact(number, contact, client):
+        return True
+    await asyncio.sleep(desk.failure_delay(client))
+    return False
 
 
 def verified_order(desk: OrderDesk, tracker: Tracker) -> Optional[str]:

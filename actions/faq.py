@@ -1,4 +1,4 @@
-"""FAQ answers, the Chat Welcome, and the reply when the bot is not sure.
+"""FAQ answers, the Chat Welcome and the greeting, and the reply when the bot is not sure.
 
 Answers are read from the seller's FAQ files at reply time, so an edited answer
 is live at the next message without retraining.
@@ -22,6 +22,7 @@ from bot.recommend import RECOMMENDATIONS, faq_ranking
 from bot.settings import HandoffRules, SettingsError
 
 log = logging.getLogger(__name__)
+MAX_BUTTON_TITLE = 80
 FAQ_STORE = FaqStore(Config.from_env().faq_dir)
 
 
@@ -40,6 +41,20 @@ class FaqAction(Action, metaclass=ABCMeta):
 def faq_button(faq: Faq) -> Dict[str, str]:
     """A button that answers this FAQ when tapped (the `faq_id` entity picks it, no NLU involved)."""
     return {"title": faq.question, "payload": f'/faq{{"faq_id": "{faq.id}"}}'}
+
+
+def offer_other_questions(dispatcher: CollectingDispatcher, message: Dict[Text, Any]) -> None:
+    """A message of several questions: after the answer to one, a button for each other one
+    (bot/intent_classifier.py finds them, bot/faq_matcher.py names their FAQs)."""
+    buttons = []
+    for question in message.get("other_questions") or []:
+        if question["intent"] == "faq":
+            payload = f'/faq{{"faq_id": "{question["faq_id"]}"}}'
+        else:
+            payload = f"/{question['intent']}"
+        buttons.append({"title": question["text"][:MAX_BUTTON_TITLE], "payload": payload})
+    if buttons:
+        dispatcher.utter_message(response="utter_other_questions", buttons=buttons)
 
 
 def selected_faq(tracker: Tracker, store: FaqStore) -> Optional[Faq]:
@@ -106,6 +121,7 @@ class ActionAnswerFaq(FaqAction):
             return say_not_sure(dispatcher, tracker, domain, self.store)
         buttons = [{"title": b.title, "payload": b.payload} for b in faq.buttons]
         dispatcher.utter_message(text=faq.answer, buttons=buttons)
+        offer_other_questions(dispatcher, tracker.latest_message)
         return []
 
 
@@ -148,6 +164,38 @@ class ActionSessionStart(FaqAction):
         else:
             dispatcher.utter_message(response="utter_chat_welcome_default", buttons=buttons)
         return events
+
+
+def welcomed_for_this_message(events: List[Dict[Text, Any]]) -> bool:
+    """Whether the latest shopper message opened the session and got the Chat Welcome.
+
+    Rasa starts a new conversation's session before it reads the first message, so a
+    conversation that opens with "hi" has the welcome just before that "hi"."""
+    seen_message = welcomed = False
+    for event in reversed(events):
+        if event.get("event") == "user":
+            if seen_message:
+                return False
+            seen_message = True
+        elif seen_message and event.get("event") == "bot":
+            welcomed = True
+        elif seen_message and event.get("event") == "action" and event.get("name") == "action_session_start":
+            return welcomed
+    return False
+
+
+class ActionGreet(Action):
+    """A greeting gets one back, unless the Chat Welcome has just greeted."""
+
+    def name(self) -> Text:
+        return "action_greet"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        if not welcomed_for_this_message(tracker.events):
+            dispatcher.utter_message(response="utter_greet")
+        return []
 
 
 class ActionNotSure(FaqAction):

@@ -4,34 +4,38 @@ Flow: an order intent sets `order_topic` and starts `order_lookup_form`, which
 collects the order number and, for anonymous shoppers, the e-mail or phone on
 the order. Once `verified_order` is set, `action_answer_order_question`
 answers for that topic. A wrong number/contact pair gets the same reply as an
-unknown order, and after MAX_FAILURES the bot stops asking and offers a human.
+unknown order; failed tries count per client and per order in the database (bot/rules.py
+`verification_locked`), so after too many the bot stops asking and offers a human.
 """
+import re
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.desk import SERVICE_ERRORS, act_on_verified_order, order_desk, say, signed_in_customer, verified_order
+from actions.desk import (
+    SERVICE_ERRORS, act_on_verified_order, contact_matches, order_desk, say, signed_in_customer, verification_locked,
+    verified_order,
+)
+from actions.faq import offer_other_questions
+from actions.forms import INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of
 from bot.orders import normalise_contact, normalise_order_number
-
-MAX_FAILURES = 5
-
-
-def _failed(tracker: Tracker) -> int:
-    return int(tracker.get_slot("verification_failures") or 0)
 
 
 def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
-    """One failed attempt: clear both answers so the form asks again (or stop at the limit)."""
-    failures = _failed(tracker) + 1
-    if failures < MAX_FAILURES:
-        dispatcher.utter_message(response="utter_order_not_found")
-    return {
-        "order_number": None, "order_contact": None, "verified_order": None, "verified_by": None,
-        "verification_failures": float(failures),
-    }
+    """One failed attempt: clear the answers so the form asks again; once the lockout holds
+    (actions.desk.verification_locked), keep the number so that the form stops instead."""
+    cleared = {"order_number": None, "order_contact": None, "verified_order": None, "verified_by": None}
+    try:
+        locked = verification_locked(order_desk(), tracker)
+    except SERVICE_ERRORS:
+        locked = False
+    if locked:
+        return {**cleared, "order_number": tracker.get_slot("order_number")}
+    dispatcher.utter_message(response="utter_order_not_found")
+    return cleared
 
 
 def _before_latest_message(tracker: Tracker) -> List[Dict[Text, Any]]:
@@ -56,35 +60,57 @@ def _previous_action(tracker: Tracker) -> Optional[str]:
     return None
 
 
-class ValidateOrderLookupForm(FormValidationAction):
+ANOTHER_ORDER = re.compile(r"\border\b", re.IGNORECASE)
+
+
+def _gives_order_details(slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
+    """Whether the message gives the order number or contact asked for, or another order number."""
+    if entity_values(message, "order_id"):
+        return True
+    if slot == "order_number":
+        return normalise_order_number(str(value or "")) is not None
+    return bool(entity_values(message, "email") or entity_values(message, "phone") or normalise_contact(str(value or "")))
+
+
+class ValidateOrderLookupForm(LettingGoFormValidation):
     def name(self) -> Text:
         return "validate_order_lookup_form"
+
+    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
+        # Another order question is no interruption here: it changes `order_topic`, and the
+        # form asks its question again.
+        return intent_of(message) in INTERRUPTING_INTENTS - ORDER_INTENTS and not _gives_order_details(slot, value, message)
 
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
-        if _failed(tracker) >= MAX_FAILURES:
-            return []  # stop asking; the answer action offers a human
         try:
             desk = order_desk()
             if verified_order(desk, tracker) and tracker.get_slot("verified_order") == tracker.get_slot("order_number"):
                 return []
             if signed_in_customer(desk, tracker):
                 return ["order_number"]
+            if verification_locked(desk, tracker):
+                return []  # stop asking; the answer action offers a human
         except SERVICE_ERRORS:
             return []  # the answer action says the order system is unavailable
         return ["order_number", "order_contact"]
 
-    def validate_order_number(
+    async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         previous = _previous_value(tracker, "order_number")
-        if tracker.get_slot("requested_slot") == "order_contact" and previous:
-            # A phone number typed while the contact is asked for can look like an order number.
+        message = tracker.latest_message
+        if tracker.get_slot("requested_slot") == "order_contact" and previous and not (
+            intent_of(message) in ORDER_INTENTS or ANOTHER_ORDER.search(message.get("text") or "")
+        ):
+            # A phone number typed while the contact is asked for can look like an order number;
+            # another order is named as such ("and what about order 100001?").
             return {"order_number": previous}
         number = normalise_order_number(value if isinstance(value, str) else None)
         if number is None:
-            dispatcher.utter_message(response="utter_invalid_order_number")
+            if intent_of(message) not in ORDER_INTENTS:  # an order question without a number: asked again
+                dispatcher.utter_message(response="utter_invalid_order_number")
             return {"order_number": None}
         try:
             desk = order_desk()
@@ -93,32 +119,51 @@ class ValidateOrderLookupForm(FormValidationAction):
                 if desk.verify_customer(number, customer):
                     return {"order_number": number, "verified_order": number, "verified_by": customer, "order_contact": None}
                 return _not_found(dispatcher, tracker)
-            contact = tracker.get_slot("order_contact")
+            contact = normalise_contact(tracker.get_slot("order_contact"))
             if contact and number != tracker.get_slot("verified_order"):
-                # A new order number with a contact already given: check the pair now.
-                if desk.verify_contact(number, contact):
+                # A contact given before or with the number: check the pair now (once:
+                # validate_order_contact does not check it again). For an earlier order's
+                # contact that is not on this one, the form asks for this order's.
+                if await contact_matches(desk, tracker, number, contact):
                     return {"order_number": number, "verified_order": number, "verified_by": "contact"}
                 return {"order_number": number, "order_contact": None, "verified_order": None, "verified_by": None}
         except SERVICE_ERRORS:
             return {"order_number": number}
         return {"order_number": number}
 
-    def validate_order_contact(
+    async def validate_order_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        message = tracker.latest_message
+        given = entity_values(message, "email") or entity_values(message, "phone")
+        if tracker.get_slot("requested_slot") == "order_contact" and given:
+            # The contact asked for, whatever the intent ("my email address is ..." is no
+            # change of address): the order question stays the one asked before.
+            restored = {"order_topic": _previous_value(tracker, "order_topic")}
+        else:
+            restored = {}
+        number = tracker.get_slot("order_number")
+        if number and tracker.get_slot("verified_order") == number:
+            # validate_order_number has just verified this pair (a verified order needs no contact).
+            return {"order_contact": tracker.get_slot("order_contact"), **restored}
+        if value is not None and tracker.get_slot("order_contact") is None and "order_number" in tracker.slots_to_validate():
+            # validate_order_number has just refused this pair: it is not checked again.
+            if value == _previous_value(tracker, "order_contact"):
+                return {"order_contact": None}  # given for an earlier order: the form asks for this one's
+            return {**_not_found(dispatcher, tracker), **restored}
         contact = normalise_contact(value if isinstance(value, str) else None)
         if contact is None:
-            dispatcher.utter_message(response="utter_invalid_contact")
+            if not entity_values(message, "order_id") and intent_of(message) not in ORDER_INTENTS:
+                dispatcher.utter_message(response="utter_invalid_contact")
             return {"order_contact": None}
-        number = tracker.get_slot("order_number")
         if not number:
-            return {"order_contact": contact}  # given first: checked once the number comes
+            return {"order_contact": contact, **restored}  # given first: checked once the number comes
         try:
-            if order_desk().verify_contact(number, contact):
-                return {"order_contact": contact, "verified_order": number, "verified_by": "contact"}
+            if await contact_matches(order_desk(), tracker, number, contact):
+                return {"order_contact": contact, "verified_order": number, "verified_by": "contact", **restored}
         except SERVICE_ERRORS:
-            return {"order_contact": contact}
-        return _not_found(dispatcher, tracker)
+            return {"order_contact": contact, **restored}
+        return {**_not_found(dispatcher, tracker), **restored}
 
 
 class ActionAskOrderNumber(Action):
@@ -170,7 +215,18 @@ class ActionAnswerOrderQuestion(Action):
         if follow_up in ("address_form", "return_form"):
             replies = replies[:-1]  # the form asks its first question itself
         say(dispatcher, replies)
+        if follow_up is None:  # not while the bot waits for a yes or no, an address or a choice
+            offer_other_questions(dispatcher, _topic_message(tracker))
         return [SlotSet("follow_up", follow_up)]
+
+
+def _topic_message(tracker: Tracker) -> Dict[Text, Any]:
+    """The shopper's message that asked the order question being answered (the look-up form
+    may have asked for the number and contact since)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and intent_of(event.get("parse_data") or {}) in ORDER_INTENTS:
+            return event.get("parse_data") or {}
+    return {}
 
 
 class ActionConfirmCancellation(Action):
@@ -196,20 +252,51 @@ class ActionKeepOrder(Action):
 
 
 MIN_ADDRESS_CHARS, MAX_ADDRESS_CHARS = 10, 300
+# What makes a delivery address in the common European, UK and US formats: a number (house,
+# flat or postcode), a word for the street ("Baker Street", "rue de Rivoli", "Hauptstraße",
+# "Kalverstraat") or else a postcode beside a house number, and words for street and town.
+STREET_WORD = re.compile(
+    r"\b(street|st|road|rd|avenue|ave|lane|ln|drive|dr|way|place|pl|square|sq|court|ct|boulevard|blvd|close"
+    r"|crescent|terrace|row|gardens|grove|parade|mews|walk|hill|highway|hwy|flat|apartment|apt|unit|suite|floor"
+    r"|rue|chemin|allée|impasse|quai|cours|route|via|viale|piazza|corso|calle|avenida|plaza|paseo|carrer|rua"
+    r"|ulica|ul)\b\.?|\w(straße|strasse|str\.|weg|gasse|platz|allee|damm|straat|laan|gracht|plein|gatan|vägen|gade|vej)\b",
+    re.IGNORECASE,
+)
+POSTCODE = re.compile(
+    r"\b([A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"  # UK: NW1 6XE, SW1A 2AA
+    r"|\d{5}(-\d{4})?"  # US, DE, FR, IT, ES: 10118, 10115
+    r"|\d{4}\s?[A-Z]{2}"  # NL: 1012 AB
+    r"|\d{2}-\d{3}|\d{4}-\d{3}|\d{3}\s\d{2}"  # PL, PT, SE
+    r"|\d{4})\b",  # AT, BE, CH, DK, NO
+    re.IGNORECASE,
+)
 
 
-class ValidateAddressForm(FormValidationAction):
+def is_address(text: Any) -> bool:
+    """Whether the text looks like a full delivery address."""
+    address = " ".join(str(text or "").split())
+    if not MIN_ADDRESS_CHARS <= len(address) <= MAX_ADDRESS_CHARS or "@" in address:
+        return False
+    numbers = re.findall(r"\b\d+[A-Za-z]?\b", address)
+    words = re.findall(r"[^\W\d_]{2,}", address)
+    return bool(numbers) and len(words) >= 2 and bool(STREET_WORD.search(address) or (POSTCODE.search(address) and len(numbers) >= 2))
+
+
+class ValidateAddressForm(LettingGoFormValidation):
     def name(self) -> Text:
         return "validate_address_form"
+
+    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
+        # An order number here is another order: the rules leave the form for the order look-up.
+        return (intent_of(message) in INTERRUPTING_INTENTS or bool(entity_values(message, "order_id"))) and not is_address(value)
 
     def validate_new_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        address = " ".join(str(value or "").split())
-        if not MIN_ADDRESS_CHARS <= len(address) <= MAX_ADDRESS_CHARS or not any(c.isdigit() for c in address):
+        if not is_address(value):
             dispatcher.utter_message(response="utter_invalid_address")
             return {"new_address": None}
-        return {"new_address": address}
+        return {"new_address": " ".join(str(value).split())}
 
 
 class ActionSubmitAddressChange(Action):

@@ -1,15 +1,18 @@
 """Return requests: `return_form` collects the kind and the reason, then
 `action_submit_return` records the request and applies the seller's
-auto-approval rule (shop.yml)."""
+auto-approval rule (shop.yml). The choices' buttons carry the choice itself
+(`/inform{"return_reason": "damaged"}`); typed answers are read by their words,
+and a question is never an answer, whatever words it contains."""
 import re
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.desk import act_on_verified_order
+from actions.forms import INTERRUPTING_INTENTS, LettingGoFormValidation, entity_values, intent_of, is_question
 
 # Words a shopper (or a button) uses for each choice; the first match wins.
 KIND_WORDS = {
@@ -29,20 +32,34 @@ REASON_WORDS = {
 
 
 def choose(text: Any, words: Dict[str, tuple]) -> Optional[str]:
-    text = re.sub(r"\s+", " ", str(text or "").lower())
+    text = re.sub(r"\s+", " ", str(text or "").lower()).strip()
+    if text in words:  # a button's payload
+        return text
     for choice, keys in words.items():
         if choice.replace("_", " ") in text or any(key in text for key in keys):
             return choice
     return None
 
 
-class ValidateReturnForm(FormValidationAction):
+SLOT_WORDS = {"return_kind": KIND_WORDS, "return_reason": REASON_WORDS}
+
+
+class ValidateReturnForm(LettingGoFormValidation):
     def name(self) -> Text:
         return "validate_return_form"
 
+    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
+        # A question ("can I return it if it's the wrong size?") is never an answer; an order
+        # number here is another order: the rules leave the form for the order look-up.
+        if entity_values(message, slot):
+            return False
+        if not (intent_of(message) in INTERRUPTING_INTENTS or entity_values(message, "order_id")):
+            return False
+        return is_question(value) or choose(value, SLOT_WORDS[slot]) is None
+
     @staticmethod
     def _choice(slot: Text, value: Any, words: Dict[str, tuple], dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
-        choice = choose(value, words)
+        choice = None if is_question(value) else choose(value, words)
         if choice is None:
             dispatcher.utter_message(response="utter_invalid_choice")
         return {slot: choice}

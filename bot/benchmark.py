@@ -19,7 +19,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 
@@ -70,8 +70,15 @@ def parse_with_model(model_path: str, texts: List[str]) -> Tuple[str, List[Dict]
     return model, asyncio.run(_parse_all(model, texts))
 
 
+BASELINE_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "nlu_baseline.yml"
+
+
 def _share(right: int, total: int) -> str:
     return f"{right / total:6.1%} ({right}/{total})"
+
+
+def _before(figure: Optional[float]) -> str:
+    return "" if figure is None else f"   before {figure:6.1%}"
 
 
 def benchmark_nlu(csv_path: str, model_path: str) -> int:
@@ -88,10 +95,12 @@ def benchmark_nlu(csv_path: str, model_path: str) -> int:
         if not REJECTIONS & set(accept):
             in_domain += 1
             in_domain_rejected += predicted in REJECTIONS
-    print(f"model {model}, {len(rows)} rows from {csv_path}")
+    baseline = yaml.safe_load(BASELINE_FILE.read_text()) if BASELINE_FILE.exists() else {}
+    before = baseline.get("accuracy", {})
+    print(f"model {model}, {len(rows)} rows from {csv_path}; before: {baseline.get('measured', 'no baseline')}")
     for source in sorted(total):
-        print(f"  {source:<20} {_share(right[source], total[source])}")
-    print(f"  {'all':<20} {_share(sum(right.values()), len(rows))}")
+        print(f"  {source:<20} {_share(right[source], total[source]):<20}{_before(before.get(source))}")
+    print(f"  {'all':<20} {_share(sum(right.values()), len(rows)):<20}{_before(before.get('all'))}")
     confusions: Dict[str, int] = defaultdict(int)
     for row, predicted in zip(rows, predictions):
         if not is_accepted(predicted, row["accept"].split("|")):
@@ -102,9 +111,9 @@ def benchmark_nlu(csv_path: str, model_path: str) -> int:
     ood = [p for row, p in zip(rows, predictions) if REJECTIONS & set(row["accept"].split("|"))]
     if ood:
         rejected = sum(p in REJECTIONS for p in ood)
-        print(f"out-of-domain rejection rate  {_share(rejected, len(ood))}")
+        print(f"out-of-domain rejection rate  {_share(rejected, len(ood)):<20}{_before(baseline.get('out_of_domain_rejection'))}")
     if in_domain:
-        print(f"in-domain false rejections    {_share(in_domain_rejected, in_domain)}")
+        print(f"in-domain false rejections    {_share(in_domain_rejected, in_domain):<20}{_before(baseline.get('in_domain_false_rejection'))}")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Talking to the Rasa server on behalf of the storefront chat."""
 import asyncio
+import re
 from urllib.parse import quote
 from typing import Any, Dict, List, Optional
 
@@ -11,9 +12,27 @@ MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
 
 
-def validate_message(sender: Any, text: Any) -> None:
+# Lone surrogates (no UTF-8 encoder takes them, so Rasa would fail on them), and control
+# characters other than tab and newline.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: Any) -> Any:
+    """Text as the bot can read it: lone surrogates become U+FFFD, control characters other
+    than tab and newline are dropped. Anything but a string stays as it is (validation refuses it)."""
+    if not isinstance(text, str):
+        return text
+    return CONTROL.sub("", LONE_SURROGATE.sub("\ufffd", text))
+
+
+def validate_sender(sender: Any) -> None:
     if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
         raise InvalidInput(f"`sender` must be a non-empty string of at most {MAX_SENDER_CHARS} characters.")
+
+
+def validate_message(sender: Any, text: Any) -> None:
+    validate_sender(sender)
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("`message` must be a non-empty string.")
     if len(text) > MAX_MESSAGE_CHARS:
@@ -66,8 +85,7 @@ async def parse_message(rasa: aiohttp.ClientSession, token: str, text: str) -> D
 
 async def conversation(rasa: aiohttp.ClientSession, token: str, sender: str) -> Dict[str, Any]:
     """The conversation's tracker (events, slots, latest message)."""
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
-        raise InvalidInput(f"`sender` must be a non-empty string of at most {MAX_SENDER_CHARS} characters.")
+    validate_sender(sender)
     return await _rasa_api(rasa, "GET", f"/conversations/{quote(sender, safe='')}/tracker", token)
 
 

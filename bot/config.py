@@ -27,6 +27,14 @@ class Config:
     data_dir: Path = PROJECT_DIR / "data"
     models_dir: Path = PROJECT_DIR / "models"
     shop_settings_file: Path = PROJECT_DIR / "shop.yml"
+    # The web service's rate limits (bot/limits.py): shopper messages per minute, failed staff
+    # logins per 15 minutes. Tests set low ones.
+    chat_limit_per_sender: int = 20
+    chat_limit_per_address: int = 60
+    login_failures_per_username: int = 5
+    login_failures_per_address: int = 20
+    # The answer to a failed order verification waits this long, doubling with each failure in a row.
+    verification_delay_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
@@ -40,6 +48,11 @@ class Config:
             data_dir=Path(environ.get("DATA_DIR", PROJECT_DIR / "data")),
             models_dir=Path(environ.get("MODELS_DIR", PROJECT_DIR / "models")),
             shop_settings_file=Path(environ.get("SHOP_SETTINGS", PROJECT_DIR / "shop.yml")),
+            chat_limit_per_sender=int(environ.get("CHAT_LIMIT_PER_SENDER", 20)),
+            chat_limit_per_address=int(environ.get("CHAT_LIMIT_PER_ADDRESS", 60)),
+            login_failures_per_username=int(environ.get("LOGIN_FAILURES_PER_USERNAME", 5)),
+            login_failures_per_address=int(environ.get("LOGIN_FAILURES_PER_ADDRESS", 20)),
+            verification_delay_seconds=float(environ.get("VERIFICATION_DELAY_SECONDS", 1.0)),
         )
 
     @property

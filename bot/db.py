@@ -12,7 +12,8 @@ from typing import Iterator, List, Optional
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, select,
+    Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, create_engine, delete, event,
+    select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, relationship, selectinload, sessionmaker
@@ -306,6 +307,26 @@ class Ticket(Base):
     agent = relationship(StaffUser, lazy="joined")
 
 
+class VerificationAttempt(Base):
+    """One try to prove an order is the shopper's with its number and e-mail or phone; the
+    lockout and the slow-down count them (rules.verification_locked, rules.verification_delay).
+    The contact itself is never stored."""
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (
+        Index("ix_verification_attempts_client", "shop_id", "client", "created_at"),
+        Index("ix_verification_attempts_order", "shop_id", "order_number", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    shop_id = Column(ForeignKey("shops.id"), nullable=False)
+    # Who tried: "address:<ip>" when the web service saw the address, else "sender:<conversation id>".
+    client = Column(String(200), nullable=False)
+    order_number = Column(String(32), nullable=False)  # as given, whether or not the order exists
+    succeeded = Column(Boolean, nullable=False)
+    created_at = Column(UtcDateTime, nullable=False)
+
+
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite:///"):
         Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
@@ -385,3 +406,27 @@ def unanswered_messages(session: Session, shop_id: int, limit: int = 200) -> Lis
         .order_by(UnansweredMessage.id.desc()).limit(limit)
     )
     return list(session.execute(query).scalars())
+
+
+def record_verification_attempt(
+    session: Session, shop_id: int, client: str, order_number: str, succeeded: bool, at: datetime, keep_since: datetime
+) -> None:
+    """Add an attempt, and forget those from before `keep_since` (no limit looks that far back)."""
+    session.execute(delete(VerificationAttempt).where(
+        VerificationAttempt.shop_id == shop_id, VerificationAttempt.created_at < keep_since,
+    ))
+    session.add(VerificationAttempt(
+        shop_id=shop_id, client=client[:200], order_number=order_number[:32], succeeded=succeeded, created_at=at,
+    ))
+
+
+def verification_attempts(
+    session: Session, shop_id: int, since: datetime, client: Optional[str] = None, order_number: Optional[str] = None,
+) -> List[VerificationAttempt]:
+    """Attempts since `since`, oldest first, by one client or on one order number."""
+    query = select(VerificationAttempt).where(VerificationAttempt.shop_id == shop_id, VerificationAttempt.created_at >= since)
+    if client is not None:
+        query = query.where(VerificationAttempt.client == client[:200])
+    if order_number is not None:
+        query = query.where(VerificationAttempt.order_number == order_number[:32])
+    return list(session.execute(query.order_by(VerificationAttempt.created_at, VerificationAttempt.id)).scalars())

@@ -27,3 +27,15 @@ class NotAuthenticated(DomainError):
 
 class Forbidden(DomainError):
     """Logged in, but this role may not do that (or the CSRF token is missing)."""
+
+
+class UnsupportedMediaType(DomainError):
+    """The request body is not in the format the endpoint takes (e.g. not JSON)."""
+
+
+class TooManyRequests(DomainError):
+    """Too many requests from one sender, address or username lately; `retry_after` says how many seconds to wait."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -35,7 +35,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.sentence_encoder import fingerprint, sentence_encoder
+from bot import encoders
+from bot.sentence_encoder import sentence_encoder
 
 log = logging.getLogger(__name__)
 NEAREST = 3
@@ -64,7 +65,7 @@ class FaqMatcher(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
-        return fingerprint(__file__)
+        return encoders.fingerprint(__file__, ["minilm"])
 
     @classmethod
     def create(
@@ -129,7 +130,28 @@ class FaqMatcher(GraphComponent):
             selectors[self.retrieval_intent] = prediction
             message.set("response_selector", selectors, add_to_output=True)
             self._fall_back_if_unsure(message, ranking[0]["confidence"])
+            self._name_other_faqs(message, best)
         return messages
+
+    def _name_other_faqs(self, message: Message, answered: str) -> None:
+        """Each other question of the message that is a FAQ gets its FAQ (`faq_id`); one that
+        no FAQ matches closely, or that is the FAQ the message is answered with, is left out."""
+        questions = message.get("other_questions") or []
+        faq_questions = [question for question in questions if question["intent"] == self.retrieval_intent]
+        if not faq_questions:
+            return
+        answered = answered if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.retrieval_intent else None
+        vectors = sentence_encoder().encode([question["text"] for question in faq_questions])
+        named = {}
+        for question, vector in zip(faq_questions, vectors):
+            best = self.ranking(vector)[0]
+            if best["confidence"] >= self.threshold and best[INTENT_RESPONSE_KEY] != answered:
+                named[id(question)] = best[INTENT_RESPONSE_KEY].split("/", 1)[1]
+        kept = [
+            {**question, "faq_id": named[id(question)]} if question["intent"] == self.retrieval_intent else question
+            for question in questions if question["intent"] != self.retrieval_intent or id(question) in named
+        ]
+        message.set("other_questions", kept, add_to_output=True)
 
     def _fall_back_if_unsure(self, message: Message, best: float) -> None:
         intent = message.get(INTENT) or {}

@@ -8,6 +8,7 @@ shopper's chat polls for the agent's reply. If no agent replies within the shop'
 timeout, `answer_overdue` lets the bot answer after all.
 """
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
@@ -19,12 +20,16 @@ from bot.db import Ticket, utcnow
 from bot.errors import NotFound
 from bot.handoff import ASKED_FOR_HUMAN, WORKING_HOURS, TicketDesk, summarize
 from bot.hours import bot_answers
+from bot.identity import CLIENT_ADDRESS
 from bot.orders import OrderDesk
 from bot.responses import render
 from bot.settings import ShopSettings, load_settings
 
 log = logging.getLogger(__name__)
 LISTEN = {"event": "action", "name": "action_listen"}
+SESSION_START = "/session_start"
+# Rasa's REST channel reads a text starting with "/" (after spaces) as an intent, not as words.
+COMMAND_PREFIX = re.compile(r"^[\s/]+")
 
 
 @dataclass
@@ -42,20 +47,29 @@ class Gateway:
     def settings(self) -> ShopSettings:
         return load_settings(self.config.shop_settings_file)
 
-    async def shopper_message(self, sender: str, text: str, metadata: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    async def shopper_message(
+        self, sender: str, text: str, metadata: Optional[Dict[str, Any]], client_address: str
+    ) -> Dict[str, Any]:
         chat.validate_message(sender, text)
+        # The address is ours to say, whatever the storefront sent under its key.
+        metadata = {**(metadata or {}), CLIENT_ADDRESS: client_address}
+        events = (await chat.conversation(self.rasa, self.token, sender)).get("events") or []
+        payload = offered_payload(text, events)
+        if not payload:
+            text = as_plain_text(text)
         settings = self.settings()
         ticket = self.tickets.open_ticket_of(sender)
         now = utcnow()
-        # Button payloads and the session start always go to the bot: they are not questions.
-        for_a_person = not text.startswith("/") and (ticket is not None or not bot_answers(settings.working_hours, now))
+        # While a ticket is open, a person answers everything. Otherwise a payload the bot offered
+        # goes to the bot even in working hours: it is no question.
+        for_a_person = ticket is not None or (not payload and not bot_answers(settings.working_hours, now))
         if not for_a_person:
             replies = await chat.send_to_bot(self.rasa, sender, text, metadata)
             ticket = self.tickets.open_ticket_of(sender)  # the bot may have handed over just now
         else:
             parse = await chat.parse_message(self.rasa, self.token, text)
-            event = {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest", "metadata": metadata or {}}
-            await chat.append_events(self.rasa, self.token, sender, [*await self._listening(sender), event])
+            event = {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest", "metadata": metadata}
+            await chat.append_events(self.rasa, self.token, sender, [*self._listening(events), event])
             asks_for_a_person = (parse.get("intent") or {}).get("name") == "talk_to_human"
             if ticket is None or (asks_for_a_person and ticket.reason == WORKING_HOURS):
                 # Asking for a person (or a sensitive topic) also ends the bot's fallback after the timeout.
@@ -64,10 +78,10 @@ class Gateway:
             replies = []
         return {"replies": replies, "cursor": await self.cursor(sender), "handoff": handoff_state(ticket)}
 
-    async def _listening(self, sender: str) -> List[Dict[str, Any]]:
+    @staticmethod
+    def _listening(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """`action_listen`, unless the bot already listens: Rasa's policies expect one before
         every user message (a paused bot, or an agent's reply, leaves none)."""
-        events = (await chat.conversation(self.rasa, self.token, sender)).get("events") or []
         listening = events and events[-1].get("event") == "action" and events[-1].get("name") == "action_listen"
         return [] if listening else [LISTEN]
 
@@ -100,6 +114,7 @@ class Gateway:
         return {"replies": replies, "cursor": cursor, "handoff": handoff_state(self.tickets.open_ticket_of(sender))}
 
     async def agent_reply(self, ticket_id: int, agent, text: str) -> None:
+        text = chat.clean_text(text)
         chat.validate_message("agent", text)
         ticket = self.tickets.owned(ticket_id, agent)
         await self._require_conversation(ticket.sender_id)
@@ -148,3 +163,20 @@ def handoff_state(ticket: Optional[Ticket]) -> Optional[Dict[str, Any]]:
         return None
     return {"status": ticket.status, "ticket": ticket.id}
 
+
+def offered_payload(text: str, events: List[Dict[str, Any]]) -> bool:
+    """Whether the shopper may send `text` as a command: the payload of a button the bot offered
+    in this conversation, or the chat page's `/session_start` opening a brand-new one."""
+    if text == SESSION_START and not any(event.get("event") == "user" for event in events):
+        return True
+    return any(
+        button.get("payload") == text
+        for event in events if event.get("event") == "bot"
+        for button in (event.get("data") or {}).get("buttons") or []
+    )
+
+
+def as_plain_text(text: str) -> str:
+    """The shopper's words without the leading slashes that would make Rasa read a command
+    ("/restart" → "restart"). A text of slashes only stays: Rasa finds no intent name in it."""
+    return COMMAND_PREFIX.sub("", text) or text

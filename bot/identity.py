@@ -26,3 +26,15 @@ def verified_customer_id(secret: str, metadata: Optional[Mapping[str, Any]], now
     if expires < now:
         return None
     return customer_id if hmac.compare_digest(sign_identity(secret, customer_id, expires), signature) else None
+
+
+# The web service puts the shopper's network address into every message's metadata under this
+# key (over whatever the storefront sent there): verification limits hold per client.
+CLIENT_ADDRESS = "client_address"
+
+
+def client_of(metadata: Optional[Mapping[str, Any]], sender_id: str) -> str:
+    """Who is asking, for the per-client limits: the address the web service saw, else (the
+    REST webhook used directly) the conversation."""
+    address = metadata.get(CLIENT_ADDRESS) if isinstance(metadata, Mapping) else None
+    return f"address:{address}" if isinstance(address, str) and address else f"sender:{sender_id}"

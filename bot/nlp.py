@@ -21,7 +21,7 @@ ENTITY_LABELS = (ORDER_ID, TRACKING_NUMBER, EMAIL, PHONE)
 
 # Bumped whenever the patterns change: the version goes into the
 # pipeline's meta.json, and `make train` retrains when the pipeline is rebuilt.
-PIPELINE_VERSION = "1.2.0"
+PIPELINE_VERSION = "1.3.0"
 
 _DIGITS = r"^\d{%d,%d}$"
 
@@ -37,14 +37,21 @@ ENTITY_PATTERNS = [
         "pattern": [{"TEXT": {"REGEX": r"^(?=[A-Za-z0-9]*\d{5})(?=[A-Za-z0-9]*[A-Za-z]{2})[A-Za-z0-9]{10,30}$"}}],
     },
     {"label": EMAIL, "pattern": [{"LIKE_EMAIL": True}]},
-    # Phone numbers: international (+44 20 7946 0958, +447946000958), grouped
-    # national (0770 090 0123, 555-123-4567, (555) 123-4567). A bare run of
-    # digits is an order number; the verification form reads phones from text.
+    # Phone numbers: international (+44 20 7946 0958, +44 7700 900456, +1 (555) 010-2030,
+    # +44 (0)7700 900456, 0044 7700 900456, +447946000958), grouped national (0770 090 0123,
+    # 555-123-4567, (555) 123-4567, 555.123.4567). A bare run of digits is an order number;
+    # the verification form reads phones from text. The longest match wins, so the digit
+    # groups of a phone number are no order numbers.
     {"label": PHONE, "pattern": [{"TEXT": {"REGEX": r"^\+\d{7,15}$"}}]},
     {"label": PHONE, "pattern": [{"TEXT": {"REGEX": r"^0\d{9,10}$"}}]},  # national, written together
+    {"label": PHONE, "pattern": [{"TEXT": {"REGEX": r"^\d{3}[.\-]\d{3}[.\-]\d{4}$"}}]},
     {
         "label": PHONE,
-        "pattern": [{"TEXT": {"REGEX": r"^\+\d{1,3}$"}}, {"TEXT": {"REGEX": r"^\d{2,5}$"}, "OP": "+"}],
+        "pattern": [
+            {"TEXT": {"REGEX": r"^(\+|00)\d{1,3}$"}},
+            {"TEXT": {"REGEX": r"^([()\-.]|\(?\d{1,6}\)?\d{0,6})$"}, "OP": "*"},
+            {"TEXT": {"REGEX": r"^\d{2,6}$"}},
+        ],
     },
     {
         "label": PHONE,

@@ -6,6 +6,7 @@ Ownership is checked here: an order is shown only after `verify_contact` or
 `verify_customer` has matched it, and a wrong pair looks exactly like an
 unknown order number.
 """
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,8 @@ from bot.db import (
     SELF_SHIPPING, AddressChangeRequest, AfterSalesEvent, AfterSalesRequest, Cancellation, Order,
 )
 from bot.settings import ShopSettings
+
+log = logging.getLogger(__name__)
 
 # Order numbers: digits ("100245", "#1001") or an export's own format ("A-1001"), with 3+ digits.
 ORDER_NUMBER = re.compile(r"^#?\s*((?=(?:[^\d]*\d){3})[A-Za-z0-9][A-Za-z0-9-]{2,31})$")
@@ -38,14 +41,20 @@ def normalise_order_number(text: Optional[str]) -> Optional[str]:
 
 
 def normalise_contact(text: Optional[str]) -> Optional[str]:
-    """An e-mail (lower-case) or a phone number (digits only, 7 to 15); None otherwise."""
+    """An e-mail (lower-case) or a phone number (digits only, 7 to 15, with the country code
+    if given: "+44 (0)7700 900456" and "0044 7700 900456" → "447700900456"); None otherwise."""
     text = (text or "").strip()
     if EMAIL.match(text):
         return text.lower()
+    if not re.fullmatch(r"[\d\s()+.\-/]+", text):
+        return None
+    if text.startswith(("+", "00")):
+        # International: "00" is "+"; a national trunk "0" written after the country code goes.
+        text = re.sub(r"\(\s*0\s*\)", "", text)
     digits = re.sub(r"\D", "", text)
-    if re.fullmatch(r"[\d\s()+.\-]+", text) and 7 <= len(digits) <= 15:
-        return digits
-    return None
+    if text.startswith("00"):
+        digits = digits[2:]
+    return digits if 7 <= len(digits) <= 15 else None
 
 
 def _phone_matches(stored: Optional[str], given: str) -> bool:
@@ -106,10 +115,14 @@ ANSWER_METHODS = {
 
 
 class OrderDesk:
-    def __init__(self, sessions: sessionmaker, settings: ShopSettings, clock: Callable[[], datetime] = db.utcnow):
+    def __init__(
+        self, sessions: sessionmaker, settings: ShopSettings, clock: Callable[[], datetime] = db.utcnow,
+        limits: rules.VerificationLimits = rules.VerificationLimits(),
+    ):
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
+        self.limits = limits
 
     # --- who may see what -------------------------------------------------
 
@@ -123,14 +136,47 @@ class OrderDesk:
         with self.sessions() as session:
             return self._shop(session).identity_secret
 
-    def verify_contact(self, number: str, contact: str) -> bool:
-        """Whether the order exists and the e-mail or phone is the one on it."""
-        with self.sessions() as session:
-            order = db.get_order(session, self._shop(session).id, number)
-            if order is None:
+    def verify_contact(self, number: str, contact: str, client: str) -> bool:
+        """Whether the order exists and the e-mail or phone is the one on it, asked by `client`
+        (identity.client_of). Each try is recorded, each failure logged (without the contact);
+        while the client or the order is locked out, nothing is checked."""
+        now = self.clock()
+        with db.transaction(self.sessions) as session:
+            shop_id = self._shop(session).id
+            if self._locked(session, shop_id, client, number, now):
+                log.warning("order verification refused, locked out: client %s, order %s", client, number)
                 return False
-            customer = order.customer
-            return contact == customer.email or _phone_matches(customer.phone, contact)
+            order = db.get_order(session, shop_id, number)
+            matched = order is not None and (
+                contact == order.customer.email or _phone_matches(order.customer.phone, contact)
+            )
+            keep_since = now - max(self.limits.client_window, self.limits.order_window)
+            db.record_verification_attempt(session, shop_id, client, number, matched, now, keep_since)
+        if not matched:
+            log.warning(
+                "order verification failed: client %s, order %s, %s given", client, number, "e-mail" if "@" in contact else "phone"
+            )
+        return matched
+
+    def verification_locked(self, client: str, number: Optional[str] = None) -> bool:
+        """Whether contact checks are refused for this client, or for this order (rules.verification_locked)."""
+        with self.sessions() as session:
+            return self._locked(session, self._shop(session).id, client, number, self.clock())
+
+    def failure_delay(self, client: str) -> float:
+        """Seconds to hold back the answer to the client's latest failed check (rules.verification_delay)."""
+        now = self.clock()
+        with self.sessions() as session:
+            attempts = db.verification_attempts(session, self._shop(session).id, now - self.limits.client_window, client=client)
+        return rules.verification_delay([attempt.succeeded for attempt in attempts], self.limits)
+
+    def _locked(self, session: Session, shop_id: int, client: str, number: Optional[str], now: datetime) -> bool:
+        limits = self.limits
+        by_client = db.verification_attempts(session, shop_id, now - limits.client_window, client=client)
+        on_order = db.verification_attempts(session, shop_id, now - limits.order_window, order_number=number) if number else []
+        return rules.verification_locked(
+            [a.created_at for a in by_client if not a.succeeded], [a.created_at for a in on_order if not a.succeeded], now, limits,
+        )
 
     def verify_customer(self, number: str, customer_external_id: str) -> bool:
         with self.sessions() as session:

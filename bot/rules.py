@@ -5,7 +5,7 @@ after-sales handling time. No database, no clock: callers pass `now`.
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, Optional, Sequence, Tuple
 
 # Lateness of a self-shipped order against its shipping deadline.
 ON_TIME, AT_RISK, LATE, SHIPPED_ON_TIME, SHIPPED_LATE = "on_time", "at_risk", "late", "shipped_on_time", "shipped_late"
@@ -139,3 +139,44 @@ def ticket_due_at(
     reply target for a shopper who is waiting, whichever comes first. The queue is sorted by it."""
     candidates = [moment for moment in (deadline_at, waiting_since and waiting_since + reply_target) if moment]
     return min(candidates) if candidates else None
+
+
+@dataclass(frozen=True)
+class VerificationLimits:
+    """How many failed order verifications (order number + e-mail or phone) the bot takes.
+
+    Per client (an address, or a conversation when no address is known), so that new
+    conversations do not start afresh; and per order from anyone, so that a prober with
+    many addresses still gets few guesses at one order.
+    """
+
+    failures_per_client: int = 5
+    client_window: timedelta = timedelta(hours=24)
+    failures_per_order: int = 10
+    order_window: timedelta = timedelta(hours=24)
+    base_delay_seconds: float = 1.0
+    max_delay_seconds: float = 8.0
+
+
+def verification_locked(
+    client_failures: Iterable[datetime], order_failures: Iterable[datetime], now: datetime, limits: VerificationLimits
+) -> bool:
+    """Whether contact checks are refused: the client failed `failures_per_client` times within
+    `client_window`, or the order was failed `failures_per_order` times within `order_window`."""
+    recent_client = sum(now - moment < limits.client_window for moment in client_failures)
+    recent_order = sum(now - moment < limits.order_window for moment in order_failures)
+    return recent_client >= limits.failures_per_client or recent_order >= limits.failures_per_order
+
+
+def verification_delay(outcomes: Sequence[bool], limits: VerificationLimits) -> float:
+    """Seconds to hold back the answer to a failed check, given the client's recent outcomes
+    (oldest first, True for a match): the base after the first failure in a row, doubling with
+    each further one, capped. A success ends the run."""
+    in_a_row = 0
+    for matched in reversed(outcomes):
+        if matched:
+            break
+        in_a_row += 1
+    if in_a_row == 0:
+        return 0.0
+    return min(limits.base_delay_seconds * 2 ** (in_a_row - 1), limits.max_delay_seconds)

@@ -1,17 +1,30 @@
-"""A Rasa NLU component: messages on a sensitive topic (shop.yml `handoff.sensitive`:
-payment problems, lost or damaged parcels, an angry shopper) go to a person.
+"""A Rasa NLU component: messages on a sensitive topic (payment problems, lost or damaged
+parcels, an angry shopper) go to a person.
 
 It runs last in the pipeline and turns such a message's intent into `talk_to_human`
 with a `handoff_topic` entity, so the usual handoff rule applies and the shopper's
-own words stay in the conversation. The phrases are read from shop.yml when it
-changes, so the seller's edits apply without retraining.
+own words stay in the conversation. The topics are read from shop.yml when it changes,
+so the seller's edits apply without retraining.
+
+A message is on a topic if it contains one of the topic's phrases (`handoff.sensitive`,
+whole words), or if its meaning is close to one of the topic's example sentences
+(`handoff.sensitive_examples`): its all-MiniLM-L6-v2 cosine similarity to the nearest one
+reaches `handoff.sensitive_similarity` and is higher than to any of the ordinary questions
+the bot answers itself (`handoff.ordinary_examples`). That comparison keeps "where is my
+parcel" (nearest: an ordinary question) apart from "the courier says delivered but nothing
+came" (nearest: a sensitive example), which a threshold alone does not: both are about as
+close to "the parcel went missing". The short phrases take no part in it for the same
+reason: "parcel lost" is nearer to "where is my parcel" than most ordinary questions are.
+tests/test_sensitive.py measures both on sentences of its own.
 """
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -20,9 +33,45 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.config import Config
 from bot.handoff import sensitive_topic
-from bot.settings import SettingsError, load_settings
+from bot.sentence_encoder import sentence_encoder
+from bot.settings import HandoffRules, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=4)
+def _example_vectors(texts: Tuple[str, ...]) -> np.ndarray:
+    """The examples' vectors, computed once for each version of them: shop.yml changes
+    for other reasons too (working hours), and then the same vectors serve again."""
+    return sentence_encoder().encode(texts)
+
+
+class SensitiveTopicMatcher:
+    """The seller's sensitive topics (shop.yml `handoff`), by phrase and by meaning."""
+
+    def __init__(self, rules: HandoffRules) -> None:
+        self.rules = rules
+        self._topics = [topic for topic, examples in rules.sensitive_examples for _ in examples]
+        self._examples = _example_vectors(tuple(example for _, examples in rules.sensitive_examples for example in examples))
+        self._ordinary = _example_vectors(rules.ordinary_examples)
+
+    def topic(self, text: str, vector: Optional[np.ndarray] = None, about_the_shop: bool = True) -> Optional[str]:
+        """The message's sensitive topic, if any; `vector` is its sentence vector when known.
+        By meaning only for messages about the shop: "my bank card was charged twice" to a
+        shop's bot is a payment problem, "report fraud on my credit card" is not the shop's."""
+        by_phrase = sensitive_topic(text, self.rules.sensitive)
+        if by_phrase or not about_the_shop:
+            return by_phrase
+        return self.topic_by_meaning(sentence_encoder().encode([text])[0] if vector is None else vector)
+
+    def topic_by_meaning(self, vector: np.ndarray) -> Optional[str]:
+        if not self._topics:
+            return None
+        similarities = self._examples @ vector
+        nearest = int(similarities.argmax())
+        ordinary = float((self._ordinary @ vector).max()) if len(self._ordinary) else -1.0
+        best = float(similarities[nearest])
+        return self._topics[nearest] if best >= self.rules.sensitive_similarity and best > ordinary else None
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -36,23 +85,29 @@ class SensitiveTopicRouter(GraphComponent):
     def __init__(self) -> None:
         self._settings_file = Config.from_env().shop_settings_file
         self._stamp: Optional[Tuple[int, int]] = None
-        self._sensitive: Tuple = ()
+        self._matcher = SensitiveTopicMatcher(HandoffRules())
+        self.matcher()  # encodes the examples now, not at the first shopper's message
 
-    def _phrases(self) -> Tuple:
+    def matcher(self) -> SensitiveTopicMatcher:
         path = Path(self._settings_file)
         try:
             stat = path.stat()
             if (stat.st_mtime_ns, stat.st_size) != self._stamp:
-                self._sensitive = load_settings(path).handoff.sensitive
+                self._matcher = SensitiveTopicMatcher(load_settings(path).handoff)
                 self._stamp = (stat.st_mtime_ns, stat.st_size)
         except (OSError, SettingsError):
             log.exception("cannot read the sensitive topics from %s; keeping the last ones", path)
-        return self._sensitive
+        return self._matcher
 
     def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text = message.get("text") or ""
-            topic = sensitive_topic(text, self._phrases()) if text and not text.startswith("/") else None
+        with_text = [message for message in messages if message.get("text")]
+        # The same texts the featurizer and the FAQ matcher encoded: the encoder's last result.
+        vectors = sentence_encoder().encode([message.get("text") for message in with_text])
+        matcher = self.matcher()
+        for message, vector in zip(with_text, vectors):
+            text = message.get("text")
+            about_the_shop = (message.get("intent") or {}).get("name") != "out_of_scope"
+            topic = None if text.startswith("/") else matcher.topic(text, vector, about_the_shop)
             if topic:
                 message.set("intent", {"name": "talk_to_human", "confidence": 1.0}, add_to_output=True)
                 message.set("intent_ranking", [{"name": "talk_to_human", "confidence": 1.0}], add_to_output=True)

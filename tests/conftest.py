@@ -152,6 +152,8 @@ def product(product_home):
         **os.environ, **{k: str(v) for k, v in ports.items()}, "DATABASE_URL": f"sqlite:///{home / 'shop.db'}",
         "DATA_DIR": str(home / "data"), "SHOP_SETTINGS": str(home / "shop.yml"), "MODELS_DIR": str(home / "models"),
         "RASA_TOKEN": PRODUCT_TOKEN,
+        # All other tests share the loopback address: room for them, and quick verification slow-downs (test_abuse.py).
+        "CHAT_LIMIT_PER_ADDRESS": "500", "VERIFICATION_DELAY_SECONDS": "0.25",
     }
     subprocess.run([sys.executable, "-m", "bot", "db-setup"], env=env, cwd=PROJECT_DIR, check=True)
     process = subprocess.Popen(

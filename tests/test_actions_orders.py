@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import (
-    MAX_FAILURES, ActionAnswerOrderQuestion, ActionAskOrderNumber, ActionConfirmCancellation, ActionKeepOrder,
+    ActionAnswerOrderQuestion, ActionAskOrderNumber, ActionConfirmCancellation, ActionKeepOrder,
     ActionSubmitAddressChange, ValidateAddressForm, ValidateOrderLookupForm,
 )
 from actions.returns import ActionSubmitReturn, ValidateReturnForm
@@ -17,6 +17,12 @@ from bot.demo import DEMO_IDENTITY_SECRET
 from bot.identity import sign_identity
 
 pytestmark = pytest.mark.usefixtures("demo_shop")
+
+
+@pytest.fixture(autouse=True)
+def no_slow_down(monkeypatch):
+    """Failed verifications are answered at once here (the slow-down is tested in test_abuse.py)."""
+    monkeypatch.setenv("VERIFICATION_DELAY_SECONDS", "0")
 
 
 def tracker(slots=None, text="", metadata=None, events=None):
@@ -71,31 +77,31 @@ async def test_expired_or_forged_identity_counts_as_anonymous():
     assert await required(metadata=forged) == ["order_number", "order_contact"]
 
 
-def validate_number(value, slots=None, metadata=None):
+async def validate_number(value, slots=None, metadata=None):
     dispatcher = CollectingDispatcher()
-    result = ValidateOrderLookupForm().validate_order_number(value, dispatcher, tracker(slots, metadata=metadata), {})
+    result = await ValidateOrderLookupForm().validate_order_number(value, dispatcher, tracker(slots, metadata=metadata), {})
     return result, [m["response"] for m in dispatcher.messages]
 
 
-def validate_contact(value, slots):
+async def validate_contact(value, slots):
     dispatcher = CollectingDispatcher()
-    result = ValidateOrderLookupForm().validate_order_contact(value, dispatcher, tracker(slots), {})
+    result = await ValidateOrderLookupForm().validate_order_contact(value, dispatcher, tracker(slots), {})
     return result, [m["response"] for m in dispatcher.messages]
 
 
 @pytest.mark.parametrize("bad", ["hello", "12", "DROP TABLE orders;--", "100245' OR '1'='1", "😀😀", "9" * 40, None])
-def test_malformed_order_numbers_are_refused_politely(bad):
-    assert validate_number(bad) == ({"order_number": None}, ["utter_invalid_order_number"])
+async def test_malformed_order_numbers_are_refused_politely(bad):
+    assert await validate_number(bad) == ({"order_number": None}, ["utter_invalid_order_number"])
 
 
-def test_well_formed_number_is_accepted_without_revealing_whether_it_exists():
-    assert validate_number("#100004") == ({"order_number": "100004"}, [])
-    assert validate_number("999999") == ({"order_number": "999999"}, [])
+async def test_well_formed_number_is_accepted_without_revealing_whether_it_exists():
+    assert await validate_number("#100004") == ({"order_number": "100004"}, [])
+    assert await validate_number("999999") == ({"order_number": "999999"}, [])
 
 
 @pytest.mark.parametrize("contact", ["emma@example.com", "EMMA@example.com ", "+44 7700 900123", "07700 900123"])
-def test_right_contact_verifies_the_order(contact):
-    result, responses = validate_contact(contact, {"order_number": "100004"})
+async def test_right_contact_verifies_the_order(contact):
+    result, responses = await validate_contact(contact, {"order_number": "100004"})
     assert result["verified_order"] == "100004" and responses == []
 
 
@@ -103,33 +109,33 @@ def test_right_contact_verifies_the_order(contact):
     "number, contact",
     [("100016", "emma@example.com"), ("999999", "emma@example.com"), ("100004", "liam@example.com")],
 )
-def test_wrong_pair_looks_exactly_like_an_unknown_order(number, contact):
-    result, responses = validate_contact(contact, {"order_number": number, "verification_failures": 1.0})
+async def test_wrong_pair_looks_exactly_like_an_unknown_order(number, contact):
+    result, responses = await validate_contact(contact, {"order_number": number})
     assert responses == ["utter_order_not_found"]
-    assert result == {
-        "order_number": None, "order_contact": None, "verified_order": None, "verified_by": None, "verification_failures": 2.0,
-    }
+    assert result == {"order_number": None, "order_contact": None, "verified_order": None, "verified_by": None}
 
 
-def test_contact_that_is_neither_email_nor_phone():
-    assert validate_contact("my name is emma", {"order_number": "100004"}) == (
+async def test_contact_that_is_neither_email_nor_phone():
+    assert await validate_contact("my name is emma", {"order_number": "100004"}) == (
         {"order_contact": None}, ["utter_invalid_contact"],
     )
 
 
 async def test_after_five_failures_the_bot_stops_asking_and_offers_a_human():
-    result, responses = validate_contact("x@example.com", {"order_number": "100004", "verification_failures": 4.0})
-    assert result["verification_failures"] == MAX_FAILURES and responses == []
-    assert await required({"verification_failures": float(MAX_FAILURES)}) == []
+    for _ in range(4):
+        assert (await validate_contact("x@example.com", {"order_number": "100004"}))[1] == ["utter_order_not_found"]
+    result, responses = await validate_contact("x@example.com", {"order_number": "100004"})
+    assert result["order_number"] == "100004" and responses == []  # the number stays: the form stops
+    assert await required() == []
     dispatcher = CollectingDispatcher()
     await ActionAnswerOrderQuestion().run(dispatcher, tracker({"order_topic": "order_status"}), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_verification_locked"]
 
 
-def test_signed_in_shopper_cannot_open_someone_elses_order():
-    result, responses = validate_number("100016", metadata=signed("cust-emma"))
+async def test_signed_in_shopper_cannot_open_someone_elses_order():
+    result, responses = await validate_number("100016", metadata=signed("cust-emma"))
     assert responses == ["utter_order_not_found"] and result["verified_order"] is None
-    result, responses = validate_number("100004", metadata=signed("cust-emma"))
+    result, responses = await validate_number("100004", metadata=signed("cust-emma"))
     assert result["verified_order"] == "100004" and result["verified_by"] == "cust-emma" and responses == []
 
 
@@ -143,16 +149,16 @@ async def test_order_verified_by_identity_is_hidden_once_the_identity_changes():
         assert [m["response"] for m in dispatcher.messages] == ["utter_verification_locked"]
 
 
-def test_phone_typed_while_the_contact_is_asked_keeps_the_order_number():
+async def test_phone_typed_while_the_contact_is_asked_keeps_the_order_number():
     events = [{"event": "slot", "name": "order_number", "value": "100004"}, {"event": "user", "text": "07700 900123"}]
     slots = {"order_number": "900123", "requested_slot": "order_contact"}
     dispatcher = CollectingDispatcher()
-    result = ValidateOrderLookupForm().validate_order_number("900123", dispatcher, tracker(slots, events=events), {})
+    result = await ValidateOrderLookupForm().validate_order_number("900123", dispatcher, tracker(slots, events=events), {})
     assert result == {"order_number": "100004"}
 
 
-def test_contact_given_before_the_number_is_kept_for_later():
-    assert validate_contact("emma@example.com", {}) == ({"order_contact": "emma@example.com"}, [])
+async def test_contact_given_before_the_number_is_kept_for_later():
+    assert await validate_contact("emma@example.com", {}) == ({"order_contact": "emma@example.com"}, [])
 
 
 async def test_a_late_yes_cancels_nothing():
@@ -166,10 +172,10 @@ async def test_a_late_yes_cancels_nothing():
     assert responses == ["utter_ask_confirm_cancel"]  # still not cancelled
 
 
-def test_new_number_with_a_known_contact_is_checked_at_once():
+async def test_new_number_with_a_known_contact_is_checked_at_once():
     slots = {"order_contact": "emma@example.com", "verified_order": "100004"}
-    assert validate_number("100005", slots)[0]["verified_order"] == "100005"
-    assert validate_number("100006", slots)[0] == {
+    assert (await validate_number("100005", slots))[0]["verified_order"] == "100005"
+    assert (await validate_number("100006", slots))[0] == {
         "order_number": "100006", "order_contact": None, "verified_order": None, "verified_by": None,
     }
 

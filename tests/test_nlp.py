@@ -27,6 +27,14 @@ def entities(nlp, text):
         ("07700 900123", [("07700 900123", "phone")]),
         ("call 07700900123", [("07700900123", "phone")]),
         ("order 100245 for jo@example.com", [("100245", "order_id"), ("jo@example.com", "email")]),
+        # International formats: their digit groups are no order numbers.
+        ("+44 7700 900456", [("+44 7700 900456", "phone")]),
+        ("it's +1 (555) 010-2030.", [("+1 (555) 010-2030", "phone")]),
+        ("0044 7700 900456", [("0044 7700 900456", "phone")]),
+        ("+44 (0)7700 900456", [("+44 (0)7700 900456", "phone")]),
+        ("+33 6 12 34 56 78", [("+33 6 12 34 56 78", "phone")]),
+        ("555.010.2030", [("555.010.2030", "phone")]),
+        ("order 100004 and +44 7700 900456", [("100004", "order_id"), ("+44 7700 900456", "phone")]),
     ],
 )
 def test_entity_ruler_finds_shop_entities(nlp, text, expected):

@@ -44,5 +44,6 @@ def test_normalising_what_shoppers_type():
     assert normalise_order_number("hello") is None
     assert normalise_order_number("1' OR 1=1") is None
     assert normalise_contact(" Emma@Example.com ") == "emma@example.com"
-    assert normalise_contact("+44 (0)7700-900 123") == "4407700900123"
+    # The trunk "(0)" of a number written internationally is not dialled.
+    assert normalise_contact("+44 (0)7700-900 123") == "447700900123"
     assert normalise_contact("call me") is None

@@ -114,3 +114,39 @@ def test_a_ticket_is_due_at_the_earlier_of_its_deadline_and_the_reply_target():
     assert ticket_due_at(start, None) == start + AGENT_REPLY_TARGET
     assert ticket_due_at(start, start + timedelta(minutes=5)) == start + timedelta(minutes=5)
     assert ticket_due_at(None, start) == start
+
+
+# --- order verification: lockout and slow-down -------------------------------------------
+
+LIMITS = rules.VerificationLimits()
+
+
+def test_a_client_is_locked_out_after_five_failures_in_24_hours():
+    failures = [T0 + timedelta(hours=h) for h in range(5)]
+    assert rules.verification_locked(failures[:4], [], T0 + timedelta(hours=5), LIMITS) is False
+    assert rules.verification_locked(failures, [], T0 + timedelta(hours=5), LIMITS) is True
+    # 24 hours after the first failure, it no longer counts.
+    assert rules.verification_locked(failures, [], T0 + DAY, LIMITS) is False
+
+
+def test_an_order_is_locked_after_ten_failures_from_anyone():
+    failures = [T0 + timedelta(minutes=m) for m in range(10)]
+    assert rules.verification_locked([], failures[:9], T0 + timedelta(hours=1), LIMITS) is False
+    assert rules.verification_locked([], failures, T0 + timedelta(hours=1), LIMITS) is True
+    assert rules.verification_locked([], failures, T0 + DAY + timedelta(minutes=1), LIMITS) is False
+
+
+@pytest.mark.parametrize(
+    "outcomes, seconds",
+    [
+        ([], 0.0), ([True], 0.0), ([False], 1.0), ([False, False], 2.0), ([False] * 3, 4.0), ([False] * 4, 8.0),
+        ([False] * 9, 8.0),  # capped
+        ([False, False, False, True, False], 1.0),  # a success ends the run
+    ],
+)
+def test_the_delay_doubles_with_each_failure_in_a_row_up_to_a_cap(outcomes, seconds):
+    assert rules.verification_delay(outcomes, LIMITS) == seconds
+
+
+def test_the_base_delay_is_configurable():
+    assert rules.verification_delay([False, False], rules.VerificationLimits(base_delay_seconds=0.25)) == 0.5

@@ -63,16 +63,6 @@ def test_paraphrases_are_closer_than_other_topics(encoder):
     assert parcel @ package > parcel @ weather
 
 
-def test_word_vectors_average_the_pieces_inside_each_word(encoder):
-    text = "refundable parcel"
-    embedding = encoder.embed([text])[0]
-    words = embedding.word_vectors([(0, 10), (11, 17), (17, 17)])
-    inside_first = [i for i, (start, end) in enumerate(embedding.spans) if start < 10 and end > 0]
-    assert len(inside_first) >= 2  # "refundable" is more than one piece
-    assert np.allclose(words[0], embedding.pieces[inside_first].mean(0))
-    assert not np.allclose(words[1], 0) and np.allclose(words[2], 0)  # an empty span matches no piece
-
-
 def test_the_same_texts_asked_again_are_not_computed_again(encoder):
     first = encoder.embed(["where is my parcel"])
     again = encoder.embed(["where is my parcel"])

@@ -12,6 +12,8 @@ from aiohttp import web
 from bot import accounts
 from bot.db import LoginSession, StaffUser
 from bot.errors import Forbidden, NotAuthenticated
+from bot.limits import refuse_if_limited
+from bot.web.resources import client_address, web_limits
 from bot.web.templating import render
 
 SESSION_COOKIE = "shop_staff_session"
@@ -49,8 +51,15 @@ async def login_page(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
-    token = accounts.log_in(request.app["db"], str(form.get("username", "")), str(form.get("password", "")))
+    username = str(form.get("username", ""))
+    limits = web_limits(request.app)
+    # Failed logins count per username and per address; at the limit, no password is even checked.
+    failures = [(limits.login_failures_per_username, username[:200]), (limits.login_failures_per_address, client_address(request))]
+    refuse_if_limited(failures, "Too many failed logins. Please wait {minutes} minutes and try again.")
+    token = accounts.log_in(request.app["db"], username, str(form.get("password", "")))
     if token is None:
+        for limit, key in failures:
+            limit.record(key)
         return render(request, "login.html", next=form.get("next", ""), error="Wrong username or password.", status=401)
     role = accounts.session_of(request.app["db"], token).user.role
     response = web.HTTPSeeOther(_safe_next(str(form.get("next", "")), role))

@@ -1,16 +1,21 @@
 """Domain errors become HTTP errors here, and only here: JSON for the APIs, a page for people."""
 import logging
+import math
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound, ServiceUnavailable
+from bot.errors import (
+    Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound, ServiceUnavailable, TooManyRequests,
+    UnsupportedMediaType,
+)
 from bot.web.templating import render
 
 log = logging.getLogger(__name__)
 
 STATUS_OF = {
-    InvalidInput: 400, NotAuthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409, ServiceUnavailable: 503,
+    InvalidInput: 400, NotAuthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409, UnsupportedMediaType: 415,
+    TooManyRequests: 429, ServiceUnavailable: 503,
 }
 
 
@@ -34,7 +39,10 @@ async def error_middleware(request: web.Request, handler):
         raise web.HTTPSeeOther(request.app.router["login"].url_for().with_query(next=request.path_qs))
     except DomainError as error:
         status = next(code for kind, code in STATUS_OF.items() if isinstance(error, kind))
-        return _error_response(request, status, str(error))
+        response = _error_response(request, status, str(error))
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(math.ceil(error.retry_after))
+        return response
     except SQLAlchemyError:
         log.exception("database error on %s %s", request.method, request.path)
         return _error_response(request, 503, "The shop's database is not reachable right now; please try again shortly.")

@@ -11,6 +11,7 @@ from bot.errors import ServiceUnavailable
 from bot.faq import FaqStore
 from bot.gateway import Gateway
 from bot.handoff import TicketDesk
+from bot.limits import WebLimits
 from bot.responses import load_responses
 from bot.settings import load_settings
 from bot.training import ModelTrainer
@@ -42,6 +43,21 @@ async def bot_content_ctx(app: web.Application) -> AsyncIterator[None]:
     app["trainer"] = ModelTrainer(config, app["rasa"])
     yield
     await app["trainer"].close()
+
+
+async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The rate limits' counts, kept in this process's memory."""
+    app["limits"] = WebLimits.from_config(app["config"])
+    yield
+
+
+def web_limits(app: web.Application) -> WebLimits:
+    return app["limits"]
+
+
+def client_address(request: web.Request) -> str:
+    """The shopper's or staff member's network address, for the per-client limits."""
+    return request.remote or "unknown"
 
 
 def gateway(app: web.Application) -> Gateway:

@@ -1,4 +1,5 @@
 """Thin views: parse the request, call the service layer, shape the response."""
+import json
 from pathlib import Path
 from typing import Any, Dict
 
@@ -6,20 +7,26 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.chat import conversation, parse_message, rasa_is_up, validate_message
-from bot.errors import InvalidInput, NotFound, ServiceUnavailable
+from bot.chat import clean_text, conversation, parse_message, rasa_is_up, validate_message, validate_sender
+from bot.errors import InvalidInput, NotFound, ServiceUnavailable, UnsupportedMediaType
+from bot.limits import admit
 from bot.orders import OrderDesk
 from bot.recommend import order_answer, question_to_answer, recommend
 from bot.settings import load_settings
 from bot.web.auth import staff_user
-from bot.web.resources import gateway
+from bot.web.resources import client_address, gateway, web_limits
 
 STATIC_DIR = Path(__file__).parent / "static"
+SLOW_DOWN = "You're sending messages faster than we can answer them. Please wait {seconds} seconds, then send yours again."
 
 
 async def json_body(request: web.Request) -> Dict[str, Any]:
+    raw = await request.read()  # an oversized body is refused here (413)
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.")
+    # JSON is UTF-8; bytes that are not become U+FFFD rather than a refused message.
     try:
-        body = await request.json()
+        body = json.loads(raw.decode("utf-8", errors="replace"))
     except ValueError as error:
         raise InvalidInput("The request body must be JSON.") from error
     if not isinstance(body, dict):
@@ -33,13 +40,18 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 
 async def chat_message(request: web.Request) -> web.Response:
     """A shopper's message: the bot's replies (none while a person answers), and a cursor for /api/chat/updates."""
+    address, limits = client_address(request), web_limits(request.app)
+    admit([(limits.chat_per_address, address)], SLOW_DOWN)  # every request counts, well-formed or not
     body = await json_body(request)
-    validate_message(body.get("sender"), body.get("message"))
+    sender, text = clean_text(body.get("sender")), clean_text(body.get("message"))
+    validate_sender(sender)
+    admit([(limits.chat_per_sender, sender)], SLOW_DOWN)
+    validate_message(sender, text)
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidInput("`metadata` must be a JSON object.")
     # `metadata` carries the storefront's signed shopper identity (bot/identity.py).
-    return web.json_response(await gateway(request.app).shopper_message(body.get("sender"), body.get("message"), metadata))
+    return web.json_response(await gateway(request.app).shopper_message(sender, text, metadata, address))
 
 
 async def chat_updates(request: web.Request) -> web.Response:
@@ -48,8 +60,8 @@ async def chat_updates(request: web.Request) -> web.Response:
         after = float(request.query.get("after", "0"))
     except ValueError as error:
         raise InvalidInput("`after` must be the cursor of an earlier answer.") from error
-    sender = request.query.get("sender", "")
-    validate_message(sender, "updates")
+    sender = clean_text(request.query.get("sender", ""))
+    validate_sender(sender)
     return web.json_response(await gateway(request.app).updates(sender, after))
 
 
@@ -71,7 +83,7 @@ async def recommendations(request: web.Request) -> web.Response:
         except SQLAlchemyError as error:
             raise ServiceUnavailable("The order database is not reachable; FAQ suggestions only.") from error
     else:
-        parse = await parse_message(rasa, token, body.get("message"))
+        parse = await parse_message(rasa, token, clean_text(body.get("message")))
     suggestions = recommend(parse, app["faq_store"], answer)
     return web.json_response({"message": parse.get("text", ""), "suggestions": [s.as_json() for s in suggestions]})
 

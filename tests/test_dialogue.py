@@ -1,0 +1,131 @@
+"""Conversations over the web service's /api/chat with the real product (`product` fixture):
+order numbers and contacts given up front, several orders in one chat, forms that let go of
+questions, addresses and phone numbers in common formats, and one opening message."""
+import pytest
+import yaml
+
+from tests.test_product import Web, texts
+
+ASK_NUMBER = "What's the order number?"
+ASK_CONTACT = "what's the e-mail address or phone number you used for it?"
+ASK_ADDRESS = "What's the full new delivery address"
+ASK_REASON = "What's the reason?"
+
+
+@pytest.fixture(scope="module")
+def web(product):
+    return Web(product[1])
+
+
+# --- orders given up front, and several orders in one chat ------------------------------------
+
+def test_order_number_and_contact_in_the_first_message_are_answered_at_once(web):
+    answer = texts(web.chat("up-front", "where is my order 100002? my email is emma@example.com"))
+    assert "Order 100002" in answer
+    assert ASK_NUMBER not in answer and ASK_CONTACT not in answer
+
+
+def test_several_orders_in_one_chat_each_verified_by_its_own_contact(web):
+    # The number in the first message: straight to the contact.
+    first = texts(web.chat("orders", "where is order 100004?"))
+    assert ASK_CONTACT in first and ASK_NUMBER not in first
+    assert "SPX Express" in texts(web.chat("orders", "emma@example.com"))
+    # Emma's e-mail matches order 100001 too: answered at once.
+    second = texts(web.chat("orders", "and what about order 100001?"))
+    assert "Order 100001" in second and ASK_CONTACT not in second
+    # Liam's order: his contact is asked for, and his phone number verifies it.
+    assert ASK_CONTACT in texts(web.chat("orders", "and what about order 100003?"))
+    assert "Order 100003" in texts(web.chat("orders", "+44 7700 900456"))
+    # Back to Emma's order: her contact again, not Liam's.
+    assert ASK_CONTACT in texts(web.chat("orders", "and order 100004?"))
+    assert "Order 100004" in texts(web.chat("orders", "emma@example.com"))
+
+
+def test_the_question_carries_over_to_the_next_order(web):
+    web.chat("carry", "I'd like to track the parcel of order 100004")
+    assert "Latest updates" in texts(web.chat("carry", "emma@example.com"))
+    # Still a tracking question: order 100001 has not shipped, so there is no tracking number.
+    assert "no tracking number yet" in texts(web.chat("carry", "and what about order 100001?"))
+
+
+# --- forms that let go ----------------------------------------------------------------------
+
+def test_questions_while_the_bot_waits_are_answered_and_the_question_is_asked_again(web):
+    assert ASK_NUMBER in texts(web.chat("aside", "where is my order"))
+    faq = texts(web.chat("aside", "how long does delivery take?"))
+    assert "working days" in faq and ASK_NUMBER in faq
+    assert ASK_CONTACT in texts(web.chat("aside", "100004"))
+    payment = texts(web.chat("aside", "which payment methods do you accept?"))
+    assert "PayPal" in payment and ASK_CONTACT in payment
+    # An e-mail reply naming the "address" is the contact, not a change of address.
+    status = texts(web.chat("aside", "my email address is emma@example.com"))
+    assert "Order 100004" in status and "SPX Express" in status  # its status or tracking
+    assert ASK_ADDRESS not in status and "address can't be changed" not in status
+
+
+def test_another_order_question_while_the_address_is_asked_switches_topic(web):
+    web.chat("switch", "I need to change the delivery address of order 100001")
+    assert ASK_ADDRESS in texts(web.chat("switch", "emma@example.com"))
+    faq = texts(web.chat("switch", "do you ship internationally?"))
+    assert ASK_ADDRESS in faq  # answered, then the address again
+    status = texts(web.chat("switch", "actually, can you just tell me the status of the order?"))
+    assert "Order 100001" in status and "is paid and being prepared" in status
+    assert ASK_ADDRESS not in status and "I've sent the new address" not in status
+
+
+def test_a_question_with_a_reason_word_files_no_return(web):
+    web.chat("return", "I want to return order 100005")
+    assert "What would you like?" in texts(web.chat("return", "emma@example.com"))
+    assert ASK_REASON in texts(web.chat("return", "Return and refund"))
+    for question in ("can I return it if it's the wrong size?", "what if it looks different from the photo?"):
+        reply = texts(web.chat("return", question))
+        assert "recorded your request" not in reply and "is approved" not in reply
+        assert ASK_REASON in reply
+    # Leaving without an answer files nothing either (and leaves order 100005 to other tests).
+    assert "let's leave that" in texts(web.chat("return", "no, forget it"))
+
+
+def test_cancellation_confirmed_and_declined_in_other_words(web):
+    web.chat("cancel", "please cancel my order 100002")
+    assert "Do you want me to cancel order 100002" in texts(web.chat("cancel", "emma@example.com"))
+    assert "stays as it is" in texts(web.chat("cancel", "no, leave it as it is"))
+    assert "Do you want me to cancel order 100002" in texts(web.chat("cancel", "hmm, cancel it after all"))
+    assert "cancellation request" in texts(web.chat("cancel", "yes, go ahead and cancel it"))
+
+
+# --- addresses and phone numbers --------------------------------------------------------------
+
+ADDRESSES = [
+    "221B Baker Street, London NW1 6XE",
+    "Hauptstraße 5, 10115 Berlin",
+    "350 Fifth Avenue, New York, NY 10118",
+    "12 rue de Rivoli, 75001 Paris",
+    "Flat 4, 27 Harbour Street, Leeds LS1 4AP",
+]
+
+
+def test_addresses_in_european_uk_and_us_formats_are_accepted(web):
+    web.chat("address", "I need to change the delivery address of order 100001")
+    web.chat("address", "emma@example.com")
+    for address in ADDRESSES:
+        if address != ADDRESSES[0]:
+            assert ASK_ADDRESS in texts(web.chat("address", "change the delivery address of order 100001 please"))
+        assert f"I've sent the new address for order 100001 to the seller: {address}" in texts(web.chat("address", address))
+
+
+@pytest.mark.parametrize("number, phone", [("100003", "+44 7700 900456"), ("100006", "0044 7700 900456")])
+def test_phone_numbers_in_international_format_verify_the_order(web, number, phone):
+    assert ASK_CONTACT in texts(web.chat(f"phone-{number}", f"what's the status of order {number}?"))
+    assert f"Order {number}" in texts(web.chat(f"phone-{number}", phone))
+
+
+# --- one opening message --------------------------------------------------------------------
+
+def test_a_chat_that_opens_with_hi_gets_one_welcome_and_a_later_hello_a_greeting(web, product_home):
+    body = web.chat("hi", "hi")
+    [welcome] = body["replies"]
+    assert welcome["text"] == yaml.safe_load((product_home / "shop.yml").read_text())["chat_welcome"]
+    assert welcome["buttons"]
+    web.chat("hi", "which payment methods do you accept?")
+    later = web.chat("hi", "hello")
+    assert len(later["replies"]) == 1 and "I'm the shop's assistant" in texts(later)

@@ -1,0 +1,69 @@
+"""The Indonesian detector and its NLU component (bot/language.py), on sentences of our own."""
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.language import LanguageDetector, language_of
+
+INDONESIAN = [
+    # the issue's own examples
+    "pesanan saya belum sampai", "mau batalin pesanan 100001", "kapan refund saya cair", "bisa bicara dengan admin?",
+    # short chat messages
+    "kak", "halo kak", "halo min", "permisi", "makasih kak", "iya", "ya kak", "ok kak siap", "gak jadi",
+    "udah kak", "belum", "tolong dong", "ada orang?", "selamat pagi", "terima kasih banyak",
+    # orders and deliveries
+    "paket saya kok belum datang ya", "barangnya udah dikirim belum?", "no resi nya berapa kak",
+    "kapan pesanan 100004 sampai", "kurirnya lama banget", "alamat pengiriman salah, bisa ganti?",
+    "order saya statusnya apa ya min", "sudah 2 minggu tapi belum nyampe", "gimana cara lacak paket",
+    "pesanan aku dimana sekarang", "kenapa pesanan saya dibatalkan",
+    # returns, refunds, payments
+    "saya mau retur barang ini", "barang rusak, mau tukar", "dana refund kapan masuk ke rekening",
+    "uang saya belum kembali", "saya sudah transfer tapi status belum dibayar", "bisa bayar pakai cod?",
+    "ukurannya kekecilan, bisa tukar size?", "gimana cara refund",
+    # people and complaints
+    "mau ngomong sama cs", "tolong sambungkan ke admin", "saya kecewa banget", "min tolong dibantu",
+    "email saya emma@example.com kak",
+]
+
+ENGLISH = [
+    # orders and deliveries
+    "where is my parcel", "my order hasn't arrived yet", "has order 100004 shipped", "track my package please",
+    "the delivery is late again", "can I change my address", "what's my tracking number",
+    "it was supposed to arrive yesterday", "I ordered two weeks ago", "is my order on its way?",
+    # returns, refunds, payments
+    "I want to return the shoes", "how do I pay", "when will I get my refund", "cancel order 100001",
+    "I was charged twice", "the item arrived broken", "can I pay by card", "do you accept paypal",
+    # short messages and names that look Indonesian
+    "hi", "thanks", "yes", "no", "no thanks", "ok", "okay cool", "bye", "100001", "emma@example.com",
+    "ya I want to cancel it", "I paid 5 min ago", "Dan here, where is my order?", "is the Ada lamp in stock?",
+    "I'm in Jakarta, do you ship to Bali?", "min order value?", "no, leave it as it is", "ya, that's right",
+    # people and complaints
+    "can I talk to a human", "this is ridiculous", "are you a bot?", "I need help with order 100245",
+    "what are your opening hours", "do you have this in size 42",
+]
+
+
+@pytest.mark.parametrize("text", INDONESIAN)
+def test_indonesian_messages_are_recognised(text):
+    assert language_of(text) == "id"
+
+
+@pytest.mark.parametrize("text", ENGLISH)
+def test_english_messages_are_not_taken_for_indonesian(text):
+    assert language_of(text) == "en"
+
+
+def test_enough_sentences_of_each_language():
+    assert len(INDONESIAN) >= 40 and len(ENGLISH) >= 40
+
+
+def test_the_component_marks_indonesian_messages_only():
+    indonesian = Message(data={"text": "pesanan saya belum sampai", "entities": [{"entity": "order_id", "value": "100001"}]})
+    english = Message(data={"text": "my order has not arrived"})
+    payload = Message(data={"text": "/talk_to_human"})
+    empty = Message(data={"text": ""})
+    LanguageDetector().process([indonesian, english, payload, empty])
+    assert indonesian.get("entities") == [
+        {"entity": "order_id", "value": "100001"},
+        {"entity": "language", "value": "id", "start": 0, "end": 25, "extractor": "LanguageDetector"},
+    ]
+    assert not english.get("entities") and not payload.get("entities") and not empty.get("entities")
