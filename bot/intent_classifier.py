@@ -127,7 +127,7 @@ class MeaningIntentClassifier(GraphComponent, IntentClassifier):
         texts = [m.get(TEXT) for m in examples]
         meaning = np.vstack([_meaning(m) for m in examples])
         intents = np.array([m.get(INTENT) for m in examples])
-        # Few examples of an intent (a new FAQ topic) are too few for k folds; then no threshold.
+        # An intent with fewer examples than folds cannot be cross-validated; then no threshold.
         smallest = min(np.unique(intents, return_counts=True)[1])
         threshold = self._cross_validated_threshold(texts, meaning, intents) if smallest >= self.config["folds"] else 0.0
         self._model, self.threshold = self._fit(texts, meaning, intents), threshold
@@ -152,10 +152,11 @@ class MeaningIntentClassifier(GraphComponent, IntentClassifier):
             with model_storage.read_from(resource) as directory:
                 path = directory / _MODEL_FILE
                 # Only scikit-learn's and NumPy's own types: a model file cannot run code.
-                untrusted = [t for t in skops.io.get_untrusted_types(file=path) if not t.startswith(("sklearn.", "numpy.", "scipy."))]
-                if untrusted:
-                    raise ValueError(f"the intent model holds unexpected types: {untrusted}")
-                model = tuple(skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path)))
+                types = skops.io.get_untrusted_types(file=path)
+                unexpected = [name for name in types if not name.startswith(("sklearn.", "numpy.", "scipy."))]
+                if unexpected:
+                    raise ValueError(f"the intent model holds unexpected types: {unexpected}")
+                model = tuple(skops.io.load(path, trusted=types))
                 threshold = json.loads((directory / _THRESHOLD_FILE).read_text())["threshold"]
         except (ValueError, FileNotFoundError):  # as Rasa's own components: a model trained on no data
             log.warning("no trained intent model; every message is `nlu_fallback`")
