@@ -54,15 +54,15 @@ class Gateway:
         # The address is ours to say, whatever the storefront sent under its key.
         metadata = {**(metadata or {}), CLIENT_ADDRESS: client_address}
         events = (await chat.conversation(self.rasa, self.token, sender)).get("events") or []
-        payload = offered_payload(text, events)
-        if not payload:
+        is_command = is_offered_payload(text, events)
+        if not is_command:
             text = as_plain_text(text)
         settings = self.settings()
         ticket = self.tickets.open_ticket_of(sender)
         now = utcnow()
         # While a ticket is open, a person answers everything. Otherwise a payload the bot offered
         # goes to the bot even in working hours: it is no question.
-        for_a_person = ticket is not None or (not payload and not bot_answers(settings.working_hours, now))
+        for_a_person = ticket is not None or (not is_command and not bot_answers(settings.working_hours, now))
         if not for_a_person:
             replies = await chat.send_to_bot(self.rasa, sender, text, metadata)
             ticket = self.tickets.open_ticket_of(sender)  # the bot may have handed over just now
@@ -164,7 +164,7 @@ def handoff_state(ticket: Optional[Ticket]) -> Optional[Dict[str, Any]]:
     return {"status": ticket.status, "ticket": ticket.id}
 
 
-def offered_payload(text: str, events: List[Dict[str, Any]]) -> bool:
+def is_offered_payload(text: str, events: List[Dict[str, Any]]) -> bool:
     """Whether the shopper may send `text` as a command: the payload of a button the bot offered
     in this conversation, or the chat page's `/session_start` opening a brand-new one."""
     if text == SESSION_START and not any(event.get("event") == "user" for event in events):

@@ -22,7 +22,7 @@ from bot import db
 from bot.chat import clean_text
 from bot.config import Config
 from bot.demo import DEMO_IDENTITY_SECRET
-from bot.gateway import as_plain_text, offered_payload
+from bot.gateway import as_plain_text, is_offered_payload
 from bot.identity import CLIENT_ADDRESS, client_of, sign_identity
 from bot.orders import OrderDesk
 from bot.settings import load_settings
@@ -58,13 +58,13 @@ HELLO = {"event": "user", "text": "hello"}
 
 
 def test_only_offered_payloads_and_a_first_session_start_are_commands():
-    assert offered_payload("/session_start", [])
-    assert offered_payload("/session_start", [{"event": "action", "name": "action_session_start"}, WELCOME])
-    assert not offered_payload("/session_start", [WELCOME, HELLO])  # not brand-new any more
-    assert offered_payload('/faq{"faq_id": "payment_methods"}', [WELCOME, HELLO])
-    assert not offered_payload('/faq{"faq_id": "shipping_time"}', [WELCOME, HELLO])
-    assert not offered_payload("/restart", [WELCOME, HELLO])
-    assert not offered_payload("/talk_to_human", [HELLO, {"event": "bot", "text": "no buttons", "data": {"buttons": None}}])
+    assert is_offered_payload("/session_start", [])
+    assert is_offered_payload("/session_start", [{"event": "action", "name": "action_session_start"}, WELCOME])
+    assert not is_offered_payload("/session_start", [WELCOME, HELLO])  # not brand-new any more
+    assert is_offered_payload('/faq{"faq_id": "payment_methods"}', [WELCOME, HELLO])
+    assert not is_offered_payload('/faq{"faq_id": "shipping_time"}', [WELCOME, HELLO])
+    assert not is_offered_payload("/restart", [WELCOME, HELLO])
+    assert not is_offered_payload("/talk_to_human", [HELLO, {"event": "bot", "text": "no buttons", "data": {"buttons": None}}])
 
 
 @pytest.mark.parametrize(
