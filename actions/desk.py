@@ -9,11 +9,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import db, rules
+from bot.shop import db, rules
 from bot.config import Config
-from bot.identity import client_of, verified_customer_id
-from bot.orders import OrderDesk, Reply
-from bot.settings import SettingsError, ShopSettings, load_settings
+from bot.shop.identity import client_of, verified_customer_id
+from bot.shop.orders import OrderDesk, Reply
+from bot.shop.settings import SettingsError, ShopSettings, load_settings
 
 log = logging.getLogger(__name__)
 # What may fail while looking an order up: the database, the shop missing from it, shop.yml.

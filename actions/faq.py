@@ -14,12 +14,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.desk import database_sessions, shop_settings
 from actions.handoff import hand_off
-from bot import db
+from bot.shop import db
 from bot.config import Config
-from bot.faq import Faq, FaqStore
-from bot.handoff import REPEATED_FALLBACK
-from bot.recommend import RECOMMENDATIONS, faq_ranking
-from bot.settings import HandoffRules, SettingsError
+from bot.faq.store import Faq, FaqStore
+from bot.shop.tickets import REPEATED_FALLBACK
+from bot.rasa.recommendations import RECOMMENDATIONS, faq_ranking
+from bot.shop.settings import HandoffRules, SettingsError
 
 log = logging.getLogger(__name__)
 MAX_BUTTON_TITLE = 80
@@ -45,7 +45,7 @@ def faq_button(faq: Faq) -> Dict[str, str]:
 
 def offer_other_questions(dispatcher: CollectingDispatcher, message: Dict[Text, Any]) -> None:
     """A message of several questions: after the answer to one, a button for each other one
-    (bot/intent_classifier.py finds them, bot/faq_matcher.py names their FAQs)."""
+    (bot/nlu/intent_classifier.py finds them, bot/nlu/faq_matcher.py names their FAQs)."""
     buttons = []
     for question in message.get("other_questions") or []:
         if question["intent"] == "faq":
@@ -59,7 +59,7 @@ def offer_other_questions(dispatcher: CollectingDispatcher, message: Dict[Text, 
 
 def selected_faq(tracker: Tracker, store: FaqStore) -> Optional[Faq]:
     """The FAQ a button named, or the FAQ matcher's best. (When the matcher is not sure, the
-    message's intent is `nlu_fallback`, not `faq`: bot/faq_matcher.py.)"""
+    message's intent is `nlu_fallback`, not `faq`: bot/nlu/faq_matcher.py.)"""
     tapped = next(tracker.get_latest_entity_values("faq_id"), None)
     if tapped:
         return store.get(tapped)

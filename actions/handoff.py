@@ -10,10 +10,10 @@ from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import SERVICE_ERRORS, database_sessions, order_desk, shop_settings
-from bot import db
+from bot.shop import db
 from bot.config import Config
-from bot.handoff import ASKED_FOR_HUMAN, SENSITIVE_PREFIX, TicketDesk, summarize
-from bot.hours import describe_opening, is_open, next_opening
+from bot.shop.tickets import ASKED_FOR_HUMAN, SENSITIVE_PREFIX, TicketDesk, summarize
+from bot.shop.hours import describe_opening, is_open, next_opening
 
 log = logging.getLogger(__name__)
 

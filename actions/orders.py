@@ -4,7 +4,7 @@ Flow: an order intent sets `order_topic` and starts `order_lookup_form`, which
 collects the order number and, for anonymous shoppers, the e-mail or phone on
 the order. Once `verified_order` is set, `action_answer_order_question`
 answers for that topic. A wrong number/contact pair gets the same reply as an
-unknown order; failed tries count per client and per order in the database (bot/rules.py
+unknown order; failed tries count per client and per order in the database (bot/shop/rules.py
 `verification_locked`), so after too many the bot stops asking and offers a human.
 """
 import re
@@ -21,7 +21,7 @@ from actions.desk import (
 )
 from actions.faq import offer_other_questions
 from actions.forms import INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of
-from bot.orders import normalise_contact, normalise_order_number
+from bot.shop.orders import normalise_contact, normalise_order_number
 
 
 def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:

@@ -7,7 +7,7 @@ from bot.config import Config
 
 
 def _spacy_build(config: Config, args: argparse.Namespace) -> int:
-    from bot.nlp import save_pipeline
+    from bot.nlu.spacy_pipeline import save_pipeline
 
     save_pipeline(config.spacy_pipeline_dir)
     print(f"spaCy pipeline written to {config.spacy_pipeline_dir}")
@@ -15,7 +15,7 @@ def _spacy_build(config: Config, args: argparse.Namespace) -> int:
 
 
 def _faq_generate(config: Config, args: argparse.Namespace) -> int:
-    from bot.faq import FaqValidationError, write_training_data
+    from bot.faq.store import FaqValidationError, write_training_data
 
     try:
         count = write_training_data(config.faq_dir, config.faq_training_file)
@@ -27,8 +27,8 @@ def _faq_generate(config: Config, args: argparse.Namespace) -> int:
 
 
 def _db_setup(config: Config, args: argparse.Namespace) -> int:
-    from bot import db, demo
-    from bot.settings import load_settings
+    from bot.shop import db, demo
+    from bot.shop.settings import load_settings
 
     settings = load_settings(config.shop_settings_file)
     db.upgrade(config.database_url)
@@ -45,9 +45,9 @@ def _db_setup(config: Config, args: argparse.Namespace) -> int:
 def _import_orders(config: Config, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot import db
-    from bot.importer import import_orders
-    from bot.settings import load_settings
+    from bot.shop import db
+    from bot.shop.importer import import_orders
+    from bot.shop.settings import load_settings
 
     settings = load_settings(config.shop_settings_file)
     engine = db.make_engine(config.database_url)
@@ -68,10 +68,10 @@ def _import_orders(config: Config, args: argparse.Namespace) -> int:
 def _add_user(config: Config, args: argparse.Namespace) -> int:
     import getpass
 
-    from bot import db
-    from bot.accounts import create_user
+    from bot.shop import db
+    from bot.shop.accounts import create_user
     from bot.errors import InvalidInput
-    from bot.settings import load_settings
+    from bot.shop.settings import load_settings
 
     settings = load_settings(config.shop_settings_file)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
@@ -109,19 +109,19 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 
 
 def _benchmark_nlu(config: Config, args: argparse.Namespace) -> int:
-    from bot.benchmark import benchmark_nlu
+    from bot.nlu.benchmark import benchmark_nlu
 
     return benchmark_nlu(args.csv, args.model)
 
 
 def _benchmark_faq(config: Config, args: argparse.Namespace) -> int:
-    from bot.benchmark import benchmark_faq
+    from bot.nlu.benchmark import benchmark_faq
 
     return benchmark_faq(args.heldout, args.model)
 
 
 def _benchmark_retrain(config: Config, args: argparse.Namespace) -> int:
-    from bot.benchmark import benchmark_retrain
+    from bot.nlu.benchmark import benchmark_retrain
 
     return benchmark_retrain(args.url, args.user, args.password, args.faq)
 

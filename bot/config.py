@@ -27,7 +27,7 @@ class Config:
     data_dir: Path = PROJECT_DIR / "data"
     models_dir: Path = PROJECT_DIR / "models"
     shop_settings_file: Path = PROJECT_DIR / "shop.yml"
-    # The web service's rate limits (bot/limits.py): shopper messages per minute, failed staff
+    # The web service's rate limits (bot/web/limits.py): shopper messages per minute, failed staff
     # logins per 15 minutes. Tests set low ones.
     chat_limit_per_sender: int = 20
     chat_limit_per_address: int = 60

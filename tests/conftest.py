@@ -4,7 +4,7 @@ import uuid
 import pytest
 import sqlalchemy
 
-from bot import db
+from bot.shop import db
 from bot.config import Config
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -39,8 +39,8 @@ def config(sqlite_url) -> Config:
 def demo_shop(sqlite_url, monkeypatch):
     """A fresh database with the demo shop, used by the actions through DATABASE_URL."""
     from actions import desk
-    from bot import demo
-    from bot.settings import load_settings
+    from bot.shop import demo
+    from bot.shop.settings import load_settings
 
     db.upgrade(sqlite_url)
     engine = db.make_engine(sqlite_url)
@@ -58,8 +58,8 @@ def seller_files(tmp_path, sqlite_url) -> Config:
     edits made by a test never touch the project's own files."""
     import shutil
 
-    from bot import demo
-    from bot.settings import load_settings
+    from bot.shop import demo
+    from bot.shop.settings import load_settings
 
     project = Config.from_env()
     data_dir = tmp_path / "data"

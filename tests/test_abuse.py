@@ -18,14 +18,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import ValidateOrderLookupForm
-from bot import db
-from bot.chat import clean_text
+from bot.shop import db
+from bot.rasa.client import clean_text
 from bot.config import Config
-from bot.demo import DEMO_IDENTITY_SECRET
-from bot.gateway import as_plain_text, is_offered_payload
-from bot.identity import CLIENT_ADDRESS, client_of, sign_identity
-from bot.orders import OrderDesk
-from bot.settings import load_settings
+from bot.shop.demo import DEMO_IDENTITY_SECRET
+from bot.rasa.gateway import as_plain_text, is_offered_payload
+from bot.shop.identity import CLIENT_ADDRESS, client_of, sign_identity
+from bot.shop.orders import OrderDesk
+from bot.shop.settings import load_settings
 from bot.web.app import create_app
 from tests.conftest import PRODUCT_TOKEN, RUN_ID
 
@@ -94,7 +94,7 @@ def desk(demo_shop):
 
 def test_five_failures_lock_the_client_out_and_the_right_contact_is_then_refused(desk, caplog):
     desk, _ = desk
-    caplog.set_level(logging.WARNING, logger="bot.orders")
+    caplog.set_level(logging.WARNING, logger="bot.shop.orders")
     for n in range(4):
         assert desk.verify_contact("100004", f"guess{n}@example.com", "address:a") is False
     assert desk.verify_contact("100004", "emma@example.com", "address:a") is True  # not locked yet

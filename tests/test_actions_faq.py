@@ -4,8 +4,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import ActionAnswerFaq, ActionNotSure, ActionSessionStart
-from bot import db
-from bot.faq import FaqStore
+from bot.shop import db
+from bot.faq.store import FaqStore
 
 FAQS = """\
 category: after-sales

@@ -9,7 +9,7 @@ from actions.faq import ActionGreet, welcomed_for_this_message
 from actions.forms import is_question
 from actions.orders import ValidateAddressForm, ValidateOrderLookupForm, is_address
 from actions.returns import ValidateReturnForm
-from bot.orders import normalise_contact
+from bot.shop.orders import normalise_contact
 
 def message(text, intent="inform", **entities):
     return {

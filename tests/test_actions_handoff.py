@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import handoff
 from actions.faq import ActionNotSure, not_sure_streak
 from actions.handoff import ActionHandoff
-from bot import db
-from bot.faq import FaqStore
-from bot.sensitive import SensitiveTopicRouter
+from bot.shop import db
+from bot.faq.store import FaqStore
+from bot.nlu.sensitive import SensitiveTopicRouter
 
 DOMAIN = {"responses": {"utter_button_talk_to_human": [{"text": "Talk to a person"}]}}
 

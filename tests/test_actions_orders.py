@@ -12,9 +12,9 @@ from actions.orders import (
     ActionSubmitAddressChange, ValidateAddressForm, ValidateOrderLookupForm,
 )
 from actions.returns import ActionSubmitReturn, ValidateReturnForm
-from bot import db
-from bot.demo import DEMO_IDENTITY_SECRET
-from bot.identity import sign_identity
+from bot.shop import db
+from bot.shop.demo import DEMO_IDENTITY_SECRET
+from bot.shop.identity import sign_identity
 
 pytestmark = pytest.mark.usefixtures("demo_shop")
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from bot.faq import load_faqs
+from bot.faq.store import load_faqs
 from bot.web.app import create_app
 
 
@@ -42,7 +42,7 @@ async def test_wrong_password_and_wrong_role_are_refused(client):
 
 
 async def test_passwords_are_stored_hashed(seller_files):
-    from bot import db
+    from bot.shop import db
 
     engine = db.make_engine(seller_files.database_url)
     with db.make_session_factory(engine)() as session:
@@ -161,7 +161,7 @@ HOURS_FORM = {
 async def test_working_hours_are_edited_on_the_admin_page(client, seller_files):
     from datetime import date, timedelta
 
-    from bot.settings import load_settings
+    from bot.shop.settings import load_settings
 
     csrf = await log_in(client)
     page = await (await client.get("/admin/hours")).text()

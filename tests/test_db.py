@@ -1,9 +1,9 @@
 import pytest
 import sqlalchemy
 
-from bot import db, demo
+from bot.shop import db, demo
 from bot.config import Config
-from bot.settings import load_settings
+from bot.shop.settings import load_settings
 
 
 @pytest.mark.parametrize("url_fixture", ["sqlite_url", "postgres_url"])

@@ -5,9 +5,9 @@ import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import selectinload
 
-from bot import db, demo, rules
+from bot.shop import db, demo, rules
 from bot.config import Config
-from bot.settings import load_settings
+from bot.shop.settings import load_settings
 
 NOW = datetime(2026, 11, 22, 12, 30, tzinfo=timezone.utc)
 SETTINGS = load_settings(Config.from_env().shop_settings_file)

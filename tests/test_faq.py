@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from bot.config import Config
-from bot.faq import (
+from bot.faq.store import (
     CATEGORIES, FaqStore, FaqValidationError, load_faqs, render_faq_file, render_training_data, write_training_data,
 )
 

@@ -3,10 +3,10 @@ from dataclasses import replace
 
 import pytest
 
-from bot import db
+from bot.shop import db
 from bot.errors import Conflict, InvalidInput, NotFound
-from bot.faq import faq_version, load_faqs, text_version
-from bot.faq_editor import CHAT_WELCOME, FaqEditor, faq_from_form
+from bot.faq.store import faq_version, load_faqs, text_version
+from bot.faq.editor import CHAT_WELCOME, FaqEditor, faq_from_form
 
 FORM = {
     "category": "pre-sale", "question": "Do you sell gift cards?",

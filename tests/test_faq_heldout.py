@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from bot.config import Config
-from bot.faq import load_faqs
+from bot.faq.store import load_faqs
 
 CONFIG = Config.from_env()
 HELDOUT_FILE = Path(__file__).parent / "faq_heldout.yml"

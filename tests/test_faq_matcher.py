@@ -8,8 +8,8 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.faq_matcher import NEAREST, FaqMatcher
-from bot.sentence_encoder import sentence_encoder
+from bot.nlu.faq_matcher import NEAREST, FaqMatcher
+from bot.nlu.sentence_encoder import sentence_encoder
 
 PHRASINGS = {
     "faq/return_policy": ["what is your return policy", "can i return an item", "how many days do i have to send it back"],

@@ -1,15 +1,15 @@
-"""Tickets and the agents' queue (bot/handoff.py), on SQLite and on the local PostgreSQL."""
+"""Tickets and the agents' queue (bot/shop/tickets.py), on SQLite and on the local PostgreSQL."""
 import json
 import threading
 from datetime import timedelta
 
 import pytest
 
-from bot import db, demo
-from bot.db import CLAIMED, RESOLVED, WAITING
+from bot.shop import db, demo
+from bot.shop.db import CLAIMED, RESOLVED, WAITING
 from bot.errors import Conflict, NotFound
-from bot.handoff import WORKING_HOURS, TicketDesk, sensitive_topic, summarize, ticket_json, transcript
-from bot.settings import load_settings
+from bot.shop.tickets import WORKING_HOURS, TicketDesk, sensitive_topic, summarize, ticket_json, transcript
+from bot.shop.settings import load_settings
 from bot.config import Config
 
 SENSITIVE = (("payment", ("charged twice", "payment failed")), ("angry", ("scam", "ridiculous")))

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bot.hours import (
+from bot.shop.hours import (
     WorkingHours,
     WorkingHoursError,
     bot_answers,

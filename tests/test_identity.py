@@ -1,4 +1,4 @@
-from bot.identity import sign_identity, verified_customer_id
+from bot.shop.identity import sign_identity, verified_customer_id
 
 SECRET = "s3cret"
 

@@ -1,4 +1,4 @@
-"""bot/importer.py: order exports (CSV and JSON) into the database, all or nothing."""
+"""bot/shop/importer.py: order exports (CSV and JSON) into the database, all or nothing."""
 import csv
 import io
 import json
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import db, importer
-from bot.db import Cancellation, Customer, Order, OrderItem, Shipment, Shop, TrackingEvent
+from bot.shop import db, importer
+from bot.shop.db import Cancellation, Customer, Order, OrderItem, Shipment, Shop, TrackingEvent
 from bot.errors import NotFound
-from bot.importer import import_orders
+from bot.shop.importer import import_orders
 
 DATA = Path(__file__).parent / "data"
 GOOD_CSV = DATA / "orders_good.csv"

@@ -8,9 +8,9 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import encoders
-from bot.intent_classifier import MeaningIntentClassifier
-from bot.sentence_features import CLAUSES, SentenceEmbeddingFeaturizer, split_clauses
+from bot.nlu import encoders
+from bot.nlu.intent_classifier import MeaningIntentClassifier
+from bot.nlu.sentence_features import CLAUSES, SentenceEmbeddingFeaturizer, split_clauses
 
 EXAMPLES = {
     "track_shipment": [

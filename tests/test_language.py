@@ -1,8 +1,8 @@
-"""The Indonesian detector and its NLU component (bot/language.py), on sentences of our own."""
+"""The Indonesian detector and its NLU component (bot/nlu/language.py), on sentences of our own."""
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.language import LanguageDetector, language_of
+from bot.nlu.language import LanguageDetector, language_of
 
 INDONESIAN = [
     # the issue's own examples

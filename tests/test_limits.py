@@ -3,7 +3,7 @@ import pytest
 
 from bot.config import Config
 from bot.errors import TooManyRequests
-from bot.limits import SlidingWindow, WebLimits, admit, refuse_if_limited
+from bot.web.limits import SlidingWindow, WebLimits, admit, refuse_if_limited
 
 
 class Clock:

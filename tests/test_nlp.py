@@ -1,6 +1,6 @@
 import pytest
 
-from bot.nlp import build_pipeline
+from bot.nlu.spacy_pipeline import build_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_short_numbers_and_plain_words_are_not_entities(nlp, text):
 def test_saved_pipeline_loads_with_its_patterns(tmp_path):
     import spacy
 
-    from bot.nlp import save_pipeline
+    from bot.nlu.spacy_pipeline import save_pipeline
 
     save_pipeline(tmp_path / "en_shop")
     loaded = spacy.load(tmp_path / "en_shop")

@@ -3,10 +3,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot import db
+from bot.shop import db
 from bot.config import Config
-from bot.orders import OrderDesk, normalise_contact, normalise_order_number
-from bot.settings import load_settings
+from bot.shop.orders import OrderDesk, normalise_contact, normalise_order_number
+from bot.shop.settings import load_settings
 
 
 def desk_at(url, days_later):

@@ -184,8 +184,8 @@ def test_agent_console_needs_an_agent_login(web):
 
 
 def test_a_ticket_for_a_vanished_conversation_gets_a_clear_answer(web, product_home):
-    from bot import db
-    from bot.handoff import TicketDesk
+    from bot.shop import db
+    from bot.shop.tickets import TicketDesk
 
     engine = db.make_engine(f"sqlite:///{product_home / 'shop.db'}")
     sessions = db.make_session_factory(engine)

@@ -1,6 +1,6 @@
-"""Answer recommendations from a parse (bot/recommend.py), without a model."""
-from bot.faq import FaqStore
-from bot.recommend import question_to_answer, recommend
+"""Answer recommendations from a parse (bot/rasa/recommendations.py), without a model."""
+from bot.faq.store import FaqStore
+from bot.rasa.recommendations import question_to_answer, recommend
 
 FAQS = """\
 category: other

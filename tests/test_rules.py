@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import rules
-from bot.rules import AutoApprovalRule, DecisionRound
+from bot.shop import rules
+from bot.shop.rules import AutoApprovalRule, DecisionRound
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -107,7 +107,7 @@ def test_handling_time_window_is_60_days():
 
 
 def test_a_ticket_is_due_at_the_earlier_of_its_deadline_and_the_reply_target():
-    from bot.rules import AGENT_REPLY_TARGET, ticket_due_at
+    from bot.shop.rules import AGENT_REPLY_TARGET, ticket_due_at
 
     start = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
     assert ticket_due_at(None, None) is None

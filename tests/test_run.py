@@ -98,8 +98,8 @@ def test_return_flow_over_the_rest_webhook(product):
 
 
 def test_signed_in_shopper_is_not_asked_for_contact_details(product):
-    from bot.demo import DEMO_IDENTITY_SECRET
-    from bot.identity import sign_identity
+    from bot.shop.demo import DEMO_IDENTITY_SECRET
+    from bot.shop.identity import sign_identity
 
     _, ports, _ = product
     expires = int(time.time()) + 600

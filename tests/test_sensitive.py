@@ -1,5 +1,5 @@
-"""Sensitive topics by phrase and by meaning (bot/sensitive.py), with the real encoder and
-the demo shop's shop.yml; and the `handoff` section's schema (bot/settings.py).
+"""Sensitive topics by phrase and by meaning (bot/nlu/sensitive.py), with the real encoder and
+the demo shop's shop.yml; and the `handoff` section's schema (bot/shop/settings.py).
 
 The evaluation sentences are our own and appear neither in shop.yml nor in any benchmark.
 """
@@ -8,10 +8,10 @@ import shutil
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot import sensitive
+from bot.nlu import sensitive
 from bot.config import Config
-from bot.sensitive import SensitiveTopicMatcher, SensitiveTopicRouter
-from bot.settings import HandoffRules, SettingsError, load_settings
+from bot.nlu.sensitive import SensitiveTopicMatcher, SensitiveTopicRouter
+from bot.shop.settings import HandoffRules, SettingsError, load_settings
 
 SENSITIVE = [
     # the issue's own examples

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from bot.sentence_encoder import MAX_PIECES, basic_tokens, sentence_encoder
+from bot.nlu.sentence_encoder import MAX_PIECES, basic_tokens, sentence_encoder
 
 
 @pytest.fixture(scope="module")

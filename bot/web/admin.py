@@ -3,16 +3,16 @@ from typing import Dict
 
 from aiohttp import web
 
-from bot import db
-from bot.chat import parse_message
-from bot.db import SELLER, transaction, utcnow
+from bot.shop import db
+from bot.rasa.client import parse_message
+from bot.shop.db import SELLER, transaction, utcnow
 from bot.errors import Conflict, InvalidInput, NotFound
-from bot.faq import CATEGORIES, Faq, faq_version, text_version
-from bot.faq_editor import FaqEditor, faq_from_form
-from bot.hours import BOT_MODES, WEEKDAYS, WorkingHours, describe_opening, format_intervals, is_open, next_opening
-from bot.recommend import faq_ranking
-from bot.responses import render as render_response
-from bot.settings import SettingsError, load_settings, write_setting
+from bot.faq.store import CATEGORIES, Faq, faq_version, text_version
+from bot.faq.editor import FaqEditor, faq_from_form
+from bot.shop.hours import BOT_MODES, WEEKDAYS, WorkingHours, describe_opening, format_intervals, is_open, next_opening
+from bot.rasa.recommendations import faq_ranking
+from bot.rasa.responses import render as render_response
+from bot.shop.settings import SettingsError, load_settings, write_setting
 from bot.web.auth import staff_user
 from bot.web.resources import shop_id
 from bot.web.templating import render

@@ -4,12 +4,12 @@ import json
 
 from aiohttp import web
 
-from bot.chat import conversation
-from bot.db import AGENT, utcnow
-from bot.handoff import ticket_json, transcript
-from bot.orders import OrderDesk
-from bot.recommend import order_answer, question_to_answer, recommend
-from bot.settings import load_settings
+from bot.rasa.client import conversation
+from bot.shop.db import AGENT, utcnow
+from bot.shop.tickets import ticket_json, transcript
+from bot.shop.orders import OrderDesk
+from bot.rasa.recommendations import order_answer, question_to_answer, recommend
+from bot.shop.settings import load_settings
 from bot.web.auth import staff_user
 from bot.web.resources import gateway
 from bot.web.templating import render

@@ -9,10 +9,10 @@ from typing import Optional
 
 from aiohttp import web
 
-from bot import accounts
-from bot.db import LoginSession, StaffUser
+from bot.shop import accounts
+from bot.shop.db import LoginSession, StaffUser
 from bot.errors import Forbidden, NotAuthenticated
-from bot.limits import refuse_if_limited
+from bot.web.limits import refuse_if_limited
 from bot.web.resources import client_address, web_limits
 from bot.web.templating import render
 

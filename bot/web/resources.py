@@ -6,15 +6,15 @@ from typing import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot import db
+from bot.shop import db
 from bot.errors import ServiceUnavailable
-from bot.faq import FaqStore
-from bot.gateway import Gateway
-from bot.handoff import TicketDesk
-from bot.limits import WebLimits
-from bot.responses import load_responses
-from bot.settings import load_settings
-from bot.training import ModelTrainer
+from bot.faq.store import FaqStore
+from bot.rasa.gateway import Gateway
+from bot.shop.tickets import TicketDesk
+from bot.web.limits import WebLimits
+from bot.rasa.responses import load_responses
+from bot.shop.settings import load_settings
+from bot.rasa.retrainer import ModelTrainer
 
 log = logging.getLogger(__name__)
 OVERDUE_CHECK_SECONDS = 2

@@ -7,12 +7,12 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.chat import clean_text, conversation, parse_message, rasa_is_up, validate_message, validate_sender
+from bot.rasa.client import clean_text, conversation, parse_message, rasa_is_up, validate_message, validate_sender
 from bot.errors import InvalidInput, NotFound, ServiceUnavailable, UnsupportedMediaType
-from bot.limits import admit
-from bot.orders import OrderDesk
-from bot.recommend import order_answer, question_to_answer, recommend
-from bot.settings import load_settings
+from bot.web.limits import admit
+from bot.shop.orders import OrderDesk
+from bot.rasa.recommendations import order_answer, question_to_answer, recommend
+from bot.shop.settings import load_settings
 from bot.web.auth import staff_user
 from bot.web.resources import client_address, gateway, web_limits
 
@@ -50,7 +50,7 @@ async def chat_message(request: web.Request) -> web.Response:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidInput("`metadata` must be a JSON object.")
-    # `metadata` carries the storefront's signed shopper identity (bot/identity.py).
+    # `metadata` carries the storefront's signed shopper identity (bot/shop/identity.py).
     return web.json_response(await gateway(request.app).shopper_message(sender, text, metadata, address))
 
 

@@ -1,10 +1,10 @@
 """A Rasa NLU component: the sentence's meaning as a dense sentence feature, the vectors
-of the configured encoders (bot/encoders.py) side by side.
+of the configured encoders (bot/nlu/encoders.py) side by side.
 
 Meaning, not shared letters, is what carries the intents over to phrasings the training
 data lacks: "has my package shipped" and "where is my parcel" share no word. The intent
-classifier (bot/intent_classifier.py) reads this feature; the FAQs are matched by
-bot/faq_matcher.py.
+classifier (bot/nlu/intent_classifier.py) reads this feature; the FAQs are matched by
+bot/nlu/faq_matcher.py.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import encoders
+from bot.nlu import encoders
 
 # A message of several questions ("where is my order? and how do I return it") is also read
 # clause by clause: the classifier tells the bot about the other questions. The clauses and

@@ -1,7 +1,7 @@
 """A Rasa NLU component that picks the FAQ for a message by meaning, in place of Rasa's
 ResponseSelector.
 
-Training keeps the all-MiniLM-L6-v2 vector (bot/sentence_encoder.py) of every phrasing
+Training keeps the all-MiniLM-L6-v2 vector (bot/nlu/sentence_encoder.py) of every phrasing
 of every FAQ. A message's score for a FAQ is the mean cosine similarity of its `NEAREST`
 closest phrasings of that FAQ; the FAQs are ranked by it. Several close phrasings count
 for more than one lucky match. On the held-out phrasings in tests/faq_heldout.yml this
@@ -35,8 +35,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import encoders
-from bot.sentence_encoder import sentence_encoder
+from bot.nlu import encoders
+from bot.nlu.sentence_encoder import sentence_encoder
 
 log = logging.getLogger(__name__)
 NEAREST = 3

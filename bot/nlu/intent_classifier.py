@@ -1,7 +1,7 @@
 """A Rasa NLU component: the intent from the sentence's meaning and its letters, with a
 confidence that means what it says, and the bot's "not sure" decided in one place.
 
-A multinomial logistic regression reads the meaning features (bot/sentence_features.py)
+A multinomial logistic regression reads the meaning features (bot/nlu/sentence_features.py)
 beside TF-IDF character n-grams of the text (which absorb typos: "cancle", "refnd").
 Logistic regression's probabilities are calibrated by its training objective, unlike the
 similarities DIET ranks by; so one threshold on them separates "sure" from "not sure".
@@ -33,8 +33,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import encoders
-from bot.sentence_features import CLAUSES, SentenceEmbeddingFeaturizer
+from bot.nlu import encoders
+from bot.nlu.sentence_features import CLAUSES, SentenceEmbeddingFeaturizer
 
 log = logging.getLogger(__name__)
 _MODEL_FILE = "intent_model.skops"

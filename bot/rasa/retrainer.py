@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 import aiohttp
 
 from bot.config import Config
-from bot.faq import FaqValidationError, write_training_data
+from bot.faq.store import FaqValidationError, write_training_data
 
 log = logging.getLogger(__name__)
 KEEP_MODELS = 3

@@ -17,12 +17,12 @@ from typing import Dict, List, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from bot.db import FaqRevision, transaction
+from bot.shop.db import FaqRevision, transaction
 from bot.errors import Conflict, InvalidInput, NotFound
-from bot.faq import (
+from bot.faq.store import (
     CATEGORIES, Button, Faq, FaqValidationError, faq_to_dict, faq_version, load_faqs, render_faq_file, text_version,
 )
-from bot.settings import SettingsError, load_settings, write_setting
+from bot.shop.settings import SettingsError, load_settings, write_setting
 
 CHAT_WELCOME = "chat_welcome"  # the revision subject of the welcome text
 # Fields whose change alters the training data: the model must be retrained.

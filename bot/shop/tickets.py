@@ -11,8 +11,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from bot import rules
-from bot.db import CLAIMED, RESOLVED, WAITING, StaffUser, Ticket, transaction, utcnow
+from bot.shop import rules
+from bot.shop.db import CLAIMED, RESOLVED, WAITING, StaffUser, Ticket, transaction, utcnow
 from bot.errors import Conflict, NotFound
 
 ASKED_FOR_HUMAN, REPEATED_FALLBACK, WORKING_HOURS = "asked_for_human", "repeated_fallback", "working_hours"

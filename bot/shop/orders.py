@@ -14,12 +14,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import db, rules
-from bot.db import (
+from bot.shop import db, rules
+from bot.shop.db import (
     APPROVED, BY_BUYER, CANCELLED, DELIVERED, IN_DELIVERY, PENDING_PAYMENT, READY_TO_SHIP, REFUNDED, REJECTED, REQUESTED,
     SELF_SHIPPING, AddressChangeRequest, AfterSalesEvent, AfterSalesRequest, Cancellation, Order,
 )
-from bot.settings import ShopSettings
+from bot.shop.settings import ShopSettings
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 
 from bot.config import Config
-from bot.faq import CATEGORIES, FaqStore
-from bot.recommend import faq_ranking
+from bot.faq.store import CATEGORIES, FaqStore
+from bot.rasa.recommendations import faq_ranking
 
 REJECTIONS = {"out_of_scope", "nlu_fallback"}
 FAQ_TOP_K = 3
@@ -70,7 +70,7 @@ def parse_with_model(model_path: str, texts: List[str]) -> Tuple[str, List[Dict]
     return model, asyncio.run(_parse_all(model, texts))
 
 
-BASELINE_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "nlu_baseline.yml"
+BASELINE_FILE = Path(__file__).resolve().parent.parent.parent / "benchmarks" / "nlu_baseline.yml"
 
 
 def _share(right: int, total: int) -> str:
@@ -128,7 +128,7 @@ def benchmark_faq(heldout_path: str, model_path: str) -> int:
     top_k: Dict[str, int] = defaultdict(int)
     misses = []
     for (faq_id, text), parse in zip(cases, parses):
-        # The ranking agents are shown: bot/recommend.py's.
+        # The ranking agents are shown: bot/rasa/recommendations.py's.
         ranking = [(faq.id, confidence) for faq, confidence in faq_ranking(parse, store)]
         ranked_ids = [ranked_id for ranked_id, _ in ranking]
         for group in (category.get(faq_id, "unknown"), "all"):

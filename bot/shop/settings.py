@@ -9,8 +9,8 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from bot.hours import WorkingHours, WorkingHoursError, parse_working_hours
-from bot.rules import RETURN_REASONS, AutoApprovalRule
+from bot.shop.hours import WorkingHours, WorkingHoursError, parse_working_hours
+from bot.shop.rules import RETURN_REASONS, AutoApprovalRule
 
 BUYER_CANCELLATION_MODES = ("request", "instant")
 DEFAULT_CHAT_WELCOME = "Hi! I'm the shop's assistant. Ask me anything, or pick a question below."

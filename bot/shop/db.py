@@ -2,7 +2,7 @@
 
 `DATABASE_URL` selects the database (SQLite by default, PostgreSQL in
 production). The schema is owned by the Alembic migrations in
-bot/migrations/; `upgrade` applies them.
+bot/shop/migrations/; `upgrade` applies them.
 """
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -68,7 +68,7 @@ class Shop(Base):
     id = Column(Integer, primary_key=True)
     slug = Column(String(64), nullable=False, unique=True)
     name = Column(String(200), nullable=False)
-    # HMAC key the storefront signs shopper identities with (see bot/identity.py).
+    # HMAC key the storefront signs shopper identities with (see bot/shop/identity.py).
     identity_secret = Column(String(128), nullable=False)
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)
 
@@ -228,7 +228,7 @@ class StaffUser(Base):
     username = Column(String(64), nullable=False)
     display_name = Column(String(100), nullable=False)
     role = Column(String(12), nullable=False)
-    password_hash = Column(String(200), nullable=False)  # see bot/accounts.py
+    password_hash = Column(String(200), nullable=False)  # see bot/shop/accounts.py
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)
 
 
@@ -302,7 +302,7 @@ class Ticket(Base):
     # The marketplace deadline that makes this ticket urgent, if any (see OrderDesk.marketplace_deadline).
     deadline_at = Column(UtcDateTime, nullable=True)
     deadline_label = Column(String(120), nullable=True)
-    summary = Column(Text, nullable=False, default="{}")  # JSON, see bot/handoff.py
+    summary = Column(Text, nullable=False, default="{}")  # JSON, see bot/shop/tickets.py
 
     agent = relationship(StaffUser, lazy="joined")
 

@@ -32,9 +32,9 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.config import Config
-from bot.handoff import sensitive_topic
-from bot.sentence_encoder import sentence_encoder
-from bot.settings import HandoffRules, SettingsError, load_settings
+from bot.shop.tickets import sensitive_topic
+from bot.nlu.sentence_encoder import sentence_encoder
+from bot.shop.settings import HandoffRules, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 

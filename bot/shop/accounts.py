@@ -13,7 +13,7 @@ from typing import Optional
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import STAFF_ROLES, LoginSession, StaffUser, transaction, utcnow
+from bot.shop.db import STAFF_ROLES, LoginSession, StaffUser, transaction, utcnow
 from bot.errors import InvalidInput
 
 SESSION_LIFETIME = timedelta(hours=12)

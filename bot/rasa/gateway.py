@@ -14,16 +14,16 @@ from typing import Any, Dict, List, Optional
 
 import aiohttp
 
-from bot import chat
+from bot.rasa import client as chat
 from bot.config import Config
-from bot.db import Ticket, utcnow
+from bot.shop.db import Ticket, utcnow
 from bot.errors import NotFound
-from bot.handoff import ASKED_FOR_HUMAN, WORKING_HOURS, TicketDesk, summarize
-from bot.hours import bot_answers
-from bot.identity import CLIENT_ADDRESS
-from bot.orders import OrderDesk
-from bot.responses import render
-from bot.settings import ShopSettings, load_settings
+from bot.shop.tickets import ASKED_FOR_HUMAN, WORKING_HOURS, TicketDesk, summarize
+from bot.shop.hours import bot_answers
+from bot.shop.identity import CLIENT_ADDRESS
+from bot.shop.orders import OrderDesk
+from bot.rasa.responses import render
+from bot.shop.settings import ShopSettings, load_settings
 
 log = logging.getLogger(__name__)
 LISTEN = {"event": "action", "name": "action_listen"}

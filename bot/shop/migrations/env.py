@@ -1,8 +1,8 @@
-"""Alembic environment: migrations run against the URL set by bot.db.upgrade."""
+"""Alembic environment: migrations run against the URL set by bot.shop.db.upgrade."""
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from bot.db import Base
+from bot.shop.db import Base
 
 config = context.config
 

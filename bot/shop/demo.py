@@ -13,7 +13,7 @@ Two parts:
 Everything comes from one random.Random(RANDOM_SEED), so the same `now` always
 gives the same shop. Every date is timezone-aware UTC and none lies after `now`:
 each life cycle is planned forwards and cut off at `now`, and the business rules
-of bot/rules.py decide what a request's history can be (the seller's
+of bot/shop/rules.py decide what a request's history can be (the seller's
 auto-approval rule, the platform's auto-approval after N hours).
 """
 import os
@@ -26,8 +26,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.accounts import create_user
-from bot.db import (
+from bot.shop.accounts import create_user
+from bot.shop.db import (
     APPROVED, AUTOMATIC, BY_BUYER, BY_SELLER, CANCELLED, DECIDED_BY_PLATFORM, DECIDED_BY_SELLER,
     DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, LOGISTICS_OBSTACLE, PENDING_PAYMENT, PLATFORM_LOGISTICS,
     READY_TO_SHIP, REFUND_ONLY, REFUNDED, REJECTED, REPLACEMENT, REQUESTED, RETURN_AND_REFUND, SELF_SHIPPING,
@@ -35,8 +35,8 @@ from bot.db import (
     TrackingEvent,
     get_shop, transaction,
 )
-from bot.rules import RETURN_REASONS, platform_auto_approval_at, seller_auto_approves
-from bot.settings import ShopSettings
+from bot.shop.rules import RETURN_REASONS, platform_auto_approval_at, seller_auto_approves
+from bot.shop.settings import ShopSettings
 
 # The key the demo storefront signs shopper identities with. A real shop sets its
 # own secret in SHOP_IDENTITY_SECRET; this one is public.

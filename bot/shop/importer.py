@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.db import (
+from bot.shop.db import (
     CANCELLATION_TYPES, CANCELLED, DELIVERED, IN_DELIVERY, ORDER_STATUSES, PLATFORM_LOGISTICS, SELF_SHIPPING,
     Cancellation, Customer, Order, OrderItem, Shipment, Shop, transaction, utcnow,
 )

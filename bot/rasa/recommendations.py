@@ -1,6 +1,6 @@
 """Answer recommendations: the replies an agent (or the unsure bot) could give.
 
-They come from the FAQ matcher's ranking of the FAQs (bot/faq_matcher.py) for a message, plus,
+They come from the FAQ matcher's ranking of the FAQs (bot/nlu/faq_matcher.py) for a message, plus,
 when the conversation has a verified order, the bot's filled-in answer about
 that order. The order answer's confidence is how sure the model is that the
 message is about the order (the summed confidence of the order intents).
@@ -8,9 +8,9 @@ message is about the order (the summed confidence of the order intents).
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from bot.faq import Faq, FaqStore
-from bot.orders import ANSWER_METHODS, OrderDesk
-from bot.responses import render
+from bot.faq.store import Faq, FaqStore
+from bot.shop.orders import ANSWER_METHODS, OrderDesk
+from bot.rasa.responses import render
 
 RECOMMENDATIONS = 3
 

@@ -1,0 +1,1 @@
+"""The seller's FAQs: the YAML files in service and the admin page's editor."""
