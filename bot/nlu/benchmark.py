@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from bot.config import Config
+from bot.config import PROJECT_DIR, Config
 from bot.faq.store import CATEGORIES, FaqStore
 from bot.rasa.recommendations import faq_ranking
 
@@ -70,7 +70,7 @@ def parse_with_model(model_path: str, texts: List[str]) -> Tuple[str, List[Dict]
     return model, asyncio.run(_parse_all(model, texts))
 
 
-BASELINE_FILE = Path(__file__).resolve().parent.parent.parent / "benchmarks" / "nlu_baseline.yml"
+BASELINE_FILE = PROJECT_DIR / "benchmarks" / "nlu_baseline.yml"
 
 
 def _share(right: int, total: int) -> str:

@@ -1,1 +1,1 @@
-"""Talking to the Rasa server: the HTTP client, tracker events, responses, the shopper/agent gateway, retraining."""
+"""Talking to the Rasa server: the HTTP client, responses, the shopper/agent gateway, retraining."""
