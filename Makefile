@@ -10,7 +10,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 # Keep TensorFlow's start-up chatter out of the output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup train run test db benchmark clean
+.PHONY: setup train run test test-fast db benchmark clean
 
 setup: $(VENV)/.installed $(SPACY_PIPELINE) $(FAQ_TRAINING) db
 
@@ -68,11 +68,17 @@ $(CHROMIUM):
 	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	$$sudo apt-get install -y -q chromium || { $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }
 
+# Everything: unit, integration and end-to-end tests (real servers, a real browser).
 test: setup train $(CHROMIUM)
 	$(PY) -m pyflakes bot actions tests
 	$(PY) -m pytest
 	$(RASA) data validate --fail-on-warnings
-	$(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors --out results
+	$(RASA) test core --stories tests/e2e/test_stories.yml --fail-on-prediction-errors --out results
+
+# Unit and integration tests only: no trained model, no browser, about a minute.
+test-fast: setup
+	$(PY) -m pyflakes bot actions tests
+	$(PY) -m pytest tests/unit tests/integration
 
 # The external NLU benchmark and the held-out FAQ phrasings (measurement only; never train on either).
 benchmark: train

@@ -1,6 +1,5 @@
-"""The order desk the actions share, and the checks every order action makes."""
+"""The shop context and order desk the actions share, and the checks every order action makes."""
 import asyncio
-import functools
 import logging
 import time
 from typing import Callable, List, Optional
@@ -9,40 +8,43 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.shop import db, rules
+from bot.shop import rules
 from bot.config import Config
+from bot.errors import ServiceUnavailable
+from bot.shop.context import ShopContext
 from bot.shop.identity import client_of, verified_customer_id
 from bot.shop.orders import OrderDesk, Reply
-from bot.shop.settings import SettingsError, ShopSettings, load_settings
+from bot.shop.settings import SettingsError
 
 log = logging.getLogger(__name__)
-# What may fail while looking an order up: the database, the shop missing from it, shop.yml.
-SERVICE_ERRORS = (SQLAlchemyError, LookupError, SettingsError)
-_last_good_settings: Optional[ShopSettings] = None
+# What may fail while looking an order up: the database; the shop missing from it (the order
+# desk's LookupError, the shop context's ServiceUnavailable); shop.yml never valid.
+SERVICE_ERRORS = (SQLAlchemyError, LookupError, ServiceUnavailable, SettingsError)
+_shop_context: Optional[ShopContext] = None
 
 
-@functools.lru_cache(maxsize=1)
-def database_sessions(database_url: str):
-    return db.make_session_factory(db.make_engine(database_url))
+def shop_context() -> ShopContext:
+    """The action server's shop context, opened from the environment at the first action."""
+    global _shop_context
+    if _shop_context is None:
+        _shop_context = ShopContext(Config.from_env())
+    return _shop_context
 
 
-def shop_settings(config: Config) -> ShopSettings:
-    """shop.yml as it is now; if a seller's edit broke it, the last good version."""
-    global _last_good_settings
-    try:
-        _last_good_settings = load_settings(config.shop_settings_file)
-    except SettingsError:
-        if _last_good_settings is None:
-            raise
-        log.exception("shop.yml is invalid; keeping the last valid settings")
-    return _last_good_settings
+def close_shop_context() -> None:
+    """Close the shop context; the next action opens a new one from the environment as it is
+    then (tests change it)."""
+    global _shop_context
+    if _shop_context is not None:
+        _shop_context.close()
+        _shop_context = None
 
 
 def order_desk() -> OrderDesk:
-    """A desk over the configured database, with the seller's current shop.yml."""
-    config = Config.from_env()
-    limits = rules.VerificationLimits(base_delay_seconds=config.verification_delay_seconds)
-    return OrderDesk(database_sessions(config.database_url), shop_settings(config), limits=limits)
+    """A desk over the shop's database, with the seller's current shop.yml."""
+    shop = shop_context()
+    limits = rules.VerificationLimits(base_delay_seconds=shop.config.verification_delay_seconds)
+    return OrderDesk(shop, limits=limits)
 
 
 def signed_in_customer(desk: OrderDesk, tracker: Tracker) -> Optional[str]:

@@ -10,10 +10,10 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy.exc import SQLAlchemyError
 
-from actions.desk import database_sessions, shop_settings
+from actions.desk import SERVICE_ERRORS, shop_context
 from actions.handoff import hand_off
+from bot.rasa import events as tracker_events
 from bot.shop import db
 from bot.config import Config
 from bot.faq.store import Faq, FaqStore
@@ -72,11 +72,11 @@ def not_sure_streak(events: List[Dict[Text, Any]]) -> int:
     streak = 0
     user_turns = 0
     for event in reversed(events):
-        if event.get("event") == "user":
+        if tracker_events.is_user(event):
             user_turns += 1
             if user_turns > streak + 1:
                 break
-        elif event.get("event") == "bot" and user_turns == streak + 1:
+        elif tracker_events.is_bot(event) and user_turns == streak + 1:
             if (event.get("metadata") or {}).get("utter_action") != "utter_not_sure":
                 break
             streak += 1
@@ -88,9 +88,8 @@ def say_not_sure(
 ) -> List[Dict[Text, Any]]:
     """Say so, offer the closest FAQs and a person, and keep the message for the seller; after
     too many in a row (shop.yml `handoff.fallbacks_in_a_row`), hand over to a person instead."""
-    config = Config.from_env()
     try:
-        fallbacks_in_a_row = shop_settings(config).handoff.fallbacks_in_a_row
+        fallbacks_in_a_row = shop_context().settings.handoff.fallbacks_in_a_row
     except SettingsError:
         fallbacks_in_a_row = HandoffRules().fallbacks_in_a_row
     if not_sure_streak(tracker.events) + 1 >= fallbacks_in_a_row:
@@ -99,12 +98,11 @@ def say_not_sure(
     human = {"title": domain["responses"]["utter_button_talk_to_human"][0]["text"], "payload": "/talk_to_human"}
     dispatcher.utter_message(response="utter_not_sure", buttons=[*map(faq_button, closest), human])
     try:
-        with db.transaction(database_sessions(config.database_url)) as session:
-            shop = db.get_shop(session, shop_settings(config).shop)
-            if shop is not None:
-                text = tracker.latest_message.get("text") or ""
-                db.record_unanswered(session, shop.id, tracker.sender_id, text, [faq.id for faq in closest])
-    except (SQLAlchemyError, SettingsError):  # the shopper still gets the reply; the log keeps the message
+        shop = shop_context()
+        shop_id, text = shop.shop_id, tracker.latest_message.get("text") or ""
+        with db.transaction(shop.sessions) as session:
+            db.record_unanswered(session, shop_id, tracker.sender_id, text, [faq.id for faq in closest])
+    except SERVICE_ERRORS:  # the shopper still gets the reply; the log keeps the message
         log.exception("could not record the unanswered message %r", tracker.latest_message.get("text"))
     return []
 
@@ -133,10 +131,10 @@ def already_welcomed(tracker: Tracker) -> bool:
     """
     welcomed = False
     for event in reversed(tracker.events):
-        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") != "session_start":
+        if tracker_events.is_user(event) and tracker_events.user_intent(event) != "session_start":
             return False
-        welcomed = welcomed or event.get("event") == "bot"
-        if event.get("event") == "action" and event.get("name") == "action_session_start":
+        welcomed = welcomed or tracker_events.is_bot(event)
+        if tracker_events.is_action(event, "action_session_start"):
             return welcomed
     return False
 
@@ -151,7 +149,7 @@ class ActionSessionStart(FaqAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         try:
-            welcome = shop_settings(Config.from_env()).chat_welcome
+            welcome = shop_context().settings.chat_welcome
         except SettingsError:  # no valid shop.yml ever loaded: the generic greeting
             log.exception("shop.yml is invalid; welcoming with the default text")
             welcome = None
@@ -173,13 +171,13 @@ def welcomed_for_this_message(events: List[Dict[Text, Any]]) -> bool:
     conversation that opens with "hi" has the welcome just before that "hi"."""
     seen_message = welcomed = False
     for event in reversed(events):
-        if event.get("event") == "user":
+        if tracker_events.is_user(event):
             if seen_message:
                 return False
             seen_message = True
-        elif seen_message and event.get("event") == "bot":
+        elif seen_message and tracker_events.is_bot(event):
             welcomed = True
-        elif seen_message and event.get("event") == "action" and event.get("name") == "action_session_start":
+        elif seen_message and tracker_events.is_action(event, "action_session_start"):
             return welcomed
     return False
 

@@ -17,10 +17,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 from rasa_sdk.types import DomainDict
 
-ORDER_INTENTS = frozenset({
-    "order_status", "track_shipment", "late_delivery", "cancel_order", "cancellation_reason",
-    "return_request", "refund_status", "change_address",
-})
+from bot.shop.orders import ANSWER_METHODS
+
+# The order questions: the intents that set `order_topic`, one for each topic the order desk answers.
+ORDER_INTENTS = frozenset(ANSWER_METHODS)
 # Intents with a rule of their own: a message with one of them that is no answer
 # interrupts the form. Other intents (greet, thank, affirm, inform) are taken as an
 # attempt to answer, and an invalid one is asked again.

@@ -9,9 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk import SERVICE_ERRORS, database_sessions, order_desk, shop_settings
+from actions.desk import SERVICE_ERRORS, order_desk, shop_context
 from bot.shop import db
-from bot.config import Config
 from bot.shop.tickets import ASKED_FOR_HUMAN, SENSITIVE_PREFIX, TicketDesk, summarize
 from bot.shop.hours import describe_opening, is_open, next_opening
 
@@ -20,18 +19,13 @@ log = logging.getLogger(__name__)
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> List[Dict[Text, Any]]:
     """Open (or refresh) the conversation's ticket, tell the shopper when a person replies, pause the bot."""
-    config = Config.from_env()
     now = db.utcnow()
     try:
-        settings = shop_settings(config)
-        sessions = database_sessions(config.database_url)
-        with sessions() as session:
-            shop = db.get_shop(session, settings.shop)
-        if shop is None:
-            raise LookupError(f"shop {settings.shop!r} is not in the database")
+        shop = shop_context()
+        settings = shop.settings
         summary = summarize(tracker.events, tracker.slots)
         deadline = order_desk().marketplace_deadline(summary["order"]) if summary["order"] else None
-        TicketDesk(sessions, shop.id).open(tracker.sender_id, reason, summary, deadline, now)
+        TicketDesk(shop.sessions, shop.shop_id).open(tracker.sender_id, reason, summary, deadline, now)
     except SERVICE_ERRORS:
         log.exception("could not open a ticket for %s", tracker.sender_id)
         dispatcher.utter_message(response="utter_handoff_unavailable")

@@ -15,13 +15,15 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.rasa import events as tracker_events
 from actions.desk import (
     SERVICE_ERRORS, act_on_verified_order, contact_matches, order_desk, say, signed_in_customer, verification_locked,
     verified_order,
 )
 from actions.faq import offer_other_questions
 from actions.forms import INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of
-from bot.shop.orders import normalise_contact, normalise_order_number
+from bot.shop.orders import normalise_contact
+from bot.shop.vocabulary import normalise_order_number
 
 
 def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
@@ -39,7 +41,7 @@ def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text,
 
 
 def _before_latest_message(tracker: Tracker) -> List[Dict[Text, Any]]:
-    users = [i for i, event in enumerate(tracker.events) if event.get("event") == "user"]
+    users = [i for i, event in enumerate(tracker.events) if tracker_events.is_user(event)]
     return tracker.events[: users[-1]] if users else list(tracker.events)
 
 
@@ -47,7 +49,7 @@ def _previous_value(tracker: Tracker, slot: str) -> Any:
     """The slot's value before the latest user message."""
     value = None
     for event in _before_latest_message(tracker):
-        if event.get("event") == "slot" and event.get("name") == slot:
+        if tracker_events.is_slot(event, slot):
             value = event.get("value")
     return value
 
@@ -55,7 +57,7 @@ def _previous_value(tracker: Tracker, slot: str) -> Any:
 def _previous_action(tracker: Tracker) -> Optional[str]:
     """The last action the bot ran before the latest user message."""
     for event in reversed(_before_latest_message(tracker)):
-        if event.get("event") == "action" and event.get("name") != "action_listen":
+        if tracker_events.is_action(event) and not tracker_events.is_action(event, "action_listen"):
             return event.get("name")
     return None
 
@@ -224,7 +226,7 @@ def _topic_message(tracker: Tracker) -> Dict[Text, Any]:
     """The shopper's message that asked the order question being answered (the look-up form
     may have asked for the number and contact since)."""
     for event in reversed(tracker.events):
-        if event.get("event") == "user" and intent_of(event.get("parse_data") or {}) in ORDER_INTENTS:
+        if tracker_events.is_user(event) and tracker_events.user_intent(event) in ORDER_INTENTS:
             return event.get("parse_data") or {}
     return {}
 

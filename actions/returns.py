@@ -13,21 +13,25 @@ from rasa_sdk.types import DomainDict
 
 from actions.desk import act_on_verified_order
 from actions.forms import INTERRUPTING_INTENTS, LettingGoFormValidation, entity_values, intent_of, is_question
+from bot.shop.vocabulary import (
+    CHANGED_MIND, DAMAGED, MISSING_PARTS, NOT_AS_DESCRIBED, OTHER_REASON, REFUND_ONLY, REPLACEMENT, RETURN_AND_REFUND,
+    SIZE_FIT, WRONG_ITEM,
+)
 
 # Words a shopper (or a button) uses for each choice; the first match wins.
 KIND_WORDS = {
-    "replacement": ("replace", "exchange", "new one", "swap"),
-    "refund_only": ("refund only", "keep", "money only", "just refund", "just a refund"),
-    "return_and_refund": ("return", "send back", "refund"),
+    REPLACEMENT: ("replace", "exchange", "new one", "swap"),
+    REFUND_ONLY: ("refund only", "keep", "money only", "just refund", "just a refund"),
+    RETURN_AND_REFUND: ("return", "send back", "refund"),
 }
 REASON_WORDS = {
-    "damaged": ("damage", "broken", "crack", "defect", "faulty", "not working", "doesn't work", "torn"),
-    "wrong_item": ("wrong", "different item", "not what i ordered", "mix"),
-    "not_as_described": ("described", "description", "different from", "photo", "picture", "fake", "quality"),
-    "missing_parts": ("missing", "incomplete", "not all"),
-    "size_fit": ("size", "fit", "small", "big", "large", "tight", "loose", "long", "short"),
-    "changed_mind": ("changed my mind", "change of mind", "don't want", "dont want", "don't like", "dont like", "no longer"),
-    "other": ("other", "something else"),
+    DAMAGED: ("damage", "broken", "crack", "defect", "faulty", "not working", "doesn't work", "torn"),
+    WRONG_ITEM: ("wrong", "different item", "not what i ordered", "mix"),
+    NOT_AS_DESCRIBED: ("described", "description", "different from", "photo", "picture", "fake", "quality"),
+    MISSING_PARTS: ("missing", "incomplete", "not all"),
+    SIZE_FIT: ("size", "fit", "small", "big", "large", "tight", "loose", "long", "short"),
+    CHANGED_MIND: ("changed my mind", "change of mind", "don't want", "dont want", "don't like", "dont like", "no longer"),
+    OTHER_REASON: ("other", "something else"),
 }
 
 

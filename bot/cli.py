@@ -4,6 +4,7 @@ import logging
 import sys
 
 from bot.config import Config
+from bot.errors import DomainError
 
 
 def _spacy_build(config: Config, args: argparse.Namespace) -> int:
@@ -27,40 +28,22 @@ def _faq_generate(config: Config, args: argparse.Namespace) -> int:
 
 
 def _db_setup(config: Config, args: argparse.Namespace) -> int:
-    from bot.shop import db, demo
-    from bot.shop.settings import load_settings
+    from bot.shop import demo
+    from bot.shop.context import ShopContext
 
-    settings = load_settings(config.shop_settings_file)
-    db.upgrade(config.database_url)
-    engine = db.make_engine(config.database_url)
-    try:
-        sessions = db.make_session_factory(engine)
-        print(demo.seed(sessions, settings))
-        print(demo.seed_staff(sessions, settings))
-    finally:
-        engine.dispose()
+    with ShopContext(config) as shop:
+        print(demo.set_up(shop))
     return 0
 
 
 def _import_orders(config: Config, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.shop import db
+    from bot.shop.context import ShopContext
     from bot.shop.importer import import_orders
-    from bot.shop.settings import load_settings
 
-    settings = load_settings(config.shop_settings_file)
-    engine = db.make_engine(config.database_url)
-    try:
-        sessions = db.make_session_factory(engine)
-        with sessions() as session:
-            shop = db.get_shop(session, settings.shop)
-        if shop is None:
-            print(f"shop {settings.shop!r} is not in the database; run `make setup` first", file=sys.stderr)
-            return 1
-        report = import_orders(sessions, shop.id, Path(args.file))
-    finally:
-        engine.dispose()
+    with ShopContext(config) as shop:
+        report = import_orders(shop.sessions, shop.shop_id, Path(args.file))
     print(report, file=sys.stderr if report.errors else sys.stdout)
     return 1 if report.errors else 0
 
@@ -70,24 +53,13 @@ def _add_user(config: Config, args: argparse.Namespace) -> int:
 
     from bot.shop import db
     from bot.shop.accounts import create_user
-    from bot.errors import InvalidInput
-    from bot.shop.settings import load_settings
+    from bot.shop.context import ShopContext
 
-    settings = load_settings(config.shop_settings_file)
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
-    engine = db.make_engine(config.database_url)
-    try:
-        with db.transaction(db.make_session_factory(engine)) as session:
-            shop = db.get_shop(session, settings.shop)
-            if shop is None:
-                print(f"shop {settings.shop!r} is not in the database; run `make setup` first", file=sys.stderr)
-                return 1
-            create_user(session, shop.id, args.username, password, args.role, args.name or args.username)
-    except InvalidInput as error:
-        print(error, file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
+    with ShopContext(config) as shop:
+        shop_id = shop.shop_id  # before asking for a password: the shop must be set up
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+        with db.transaction(shop.sessions) as session:
+            create_user(session, shop_id, args.username, password, args.role, args.name or args.username)
     print(f"{args.role} {args.username!r} created")
     return 0
 
@@ -148,7 +120,7 @@ def main(argv=None) -> None:
     bench.add_argument("--model", default="models", help="model file or folder (newest model)")
     bench.set_defaults(func=_benchmark_nlu)
     bench_faq = sub.add_parser("benchmark-faq", help="score the FAQ recommendations on held-out phrasings")
-    bench_faq.add_argument("--heldout", default="tests/faq_heldout.yml")
+    bench_faq.add_argument("--heldout", default="benchmarks/faq_heldout.yml")
     bench_faq.add_argument("--model", default="models", help="model file or folder (newest model)")
     bench_faq.set_defaults(func=_benchmark_faq)
     bench_retrain = sub.add_parser("benchmark-retrain", help="time a FAQ edit's retrain and model swap on the running product")
@@ -158,4 +130,9 @@ def main(argv=None) -> None:
     bench_retrain.add_argument("--faq", default="gift_wrapping", help="the FAQ that gets a question added, then reverted")
     bench_retrain.set_defaults(func=_benchmark_retrain)
     args = parser.parse_args(argv)
-    sys.exit(args.func(Config.from_env(), args))
+    try:
+        status = args.func(Config.from_env(), args)
+    except DomainError as error:  # what the user can be told: the shop not set up, a bad user name, ...
+        print(error, file=sys.stderr)
+        status = 1
+    sys.exit(status)

@@ -26,7 +26,7 @@ class NotAuthenticated(DomainError):
 
 
 class Forbidden(DomainError):
-    """Logged in, but this role may not do that (or the CSRF token is missing)."""
+    """Not the asker's to do: a role that may not, a missing CSRF token, another browser's conversation."""
 
 
 class UnsupportedMediaType(DomainError):

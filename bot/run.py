@@ -1,5 +1,6 @@
 """`make run`: start the Rasa server, the action server and the web service, wait
 until all three answer, print the URLs, and stop them all on Ctrl-C."""
+import asyncio
 import os
 import secrets
 import signal
@@ -7,11 +8,12 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-import urllib.error
-import urllib.request
-from typing import Dict, List
+from typing import Awaitable, Callable, Dict, List
+
+import aiohttp
 
 from bot.config import Config
+from bot.rasa.client import RasaClient
 
 READY_TIMEOUT_SECONDS = 180
 
@@ -30,20 +32,36 @@ def commands(config: Config) -> Dict[str, List[str]]:
     }
 
 
-def health_urls(config: Config) -> Dict[str, str]:
-    return {
-        "rasa": f"{config.rasa_url}/status?token={config.rasa_token}",  # answers once the model is loaded
-        "actions": f"{config.actions_url}/health",
-        "web": f"{config.web_url}/health",
-    }
+async def _wait_until_ready(config: Config, processes: Dict[str, subprocess.Popen]) -> List[str]:
+    """Wait until all three answer; the ones that did not (a crash or a time-out: reported)."""
 
+    async def answers(session: aiohttp.ClientSession, url: str) -> bool:
+        try:
+            async with session.get(url) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    started = time.monotonic()
+    async with RasaClient.connect(config.rasa_url, config.rasa_token) as rasa, \
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        checks: Dict[str, Callable[[], Awaitable[bool]]] = {
+            "rasa": rasa.is_ready,  # once the model is loaded
+            "actions": lambda: answers(session, f"{config.actions_url}/health"),
+            "web": lambda: answers(session, f"{config.web_url}/health"),
+        }
+        while checks:
+            for name in list(checks):
+                if processes[name].poll() is not None:
+                    print(f"\n{name} exited with code {processes[name].returncode}; stopping.", file=sys.stderr)
+                    return [name]
+                if await checks[name]():
+                    del checks[name]
+            if checks and time.monotonic() - started > READY_TIMEOUT_SECONDS:
+                print(f"\nNot ready after {READY_TIMEOUT_SECONDS} s: {', '.join(checks)}; stopping.", file=sys.stderr)
+                return list(checks)
+            await asyncio.sleep(0.5)
+    return []
 
 
 def _stop(processes: Dict[str, subprocess.Popen]) -> None:
@@ -77,19 +95,9 @@ def run(config: Config) -> int:
         for name, command in commands(config).items():
             # Each child leads its own process group, so stopping it stops its children too.
             processes[name] = subprocess.Popen(command, cwd=config.project_dir, env=environment, start_new_session=True)
-        pending = health_urls(config)
         started = time.monotonic()
-        while pending:
-            for name in list(pending):
-                if processes[name].poll() is not None:
-                    print(f"\n{name} exited with code {processes[name].returncode}; stopping.", file=sys.stderr)
-                    return 1
-                if _answers(pending[name]):
-                    del pending[name]
-            if time.monotonic() - started > READY_TIMEOUT_SECONDS:
-                print(f"\nNot ready after {READY_TIMEOUT_SECONDS} s: {', '.join(pending)}; stopping.", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
+        if asyncio.run(_wait_until_ready(config, processes)):
+            return 1
         print(
             f"\nShop assistant is up after {time.monotonic() - started:.0f} s:\n"
             f"  shop chat page   {config.web_url}/\n"

@@ -7,7 +7,6 @@ reverted. Each edit names the version of the FAQ the seller started from; if
 the FAQ has changed since, the edit is refused instead of overwriting it.
 """
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
@@ -15,14 +14,15 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
+from bot.files import write_atomically
+from bot.shop.context import ShopContext
 from bot.shop.db import FaqRevision, transaction
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.faq.store import (
     CATEGORIES, Button, Faq, FaqValidationError, faq_to_dict, faq_version, load_faqs, render_faq_file, text_version,
 )
-from bot.shop.settings import SettingsError, load_settings, write_setting
+from bot.shop.settings import SettingsError
 
 CHAT_WELCOME = "chat_welcome"  # the revision subject of the welcome text
 # Fields whose change alters the training data: the model must be retrained.
@@ -72,11 +72,15 @@ def _from_json(text: Optional[str]) -> Optional[Faq]:
 
 
 class FaqEditor:
-    def __init__(self, faq_dir: Path, settings_file: Path, sessions: sessionmaker, shop_id: int):
+    """The FAQ files in `faq_dir` and the Chat Welcome text (shop.yml) of `shop`, whose database
+    keeps the revisions."""
+
+    def __init__(self, faq_dir: Path, shop: ShopContext):
         self.faq_dir = Path(faq_dir)
-        self.settings_file = Path(settings_file)
-        self.sessions = sessions
-        self.shop_id = shop_id
+        self.shop = shop
+        # Looked up before any file is written: without the shop in the database, an edit is
+        # refused whole rather than written without its revision.
+        self.shop_id = shop.shop_id
 
     # Reading
 
@@ -103,7 +107,7 @@ class FaqEditor:
         raise NotFound(f"There is no FAQ {faq_id!r}.")
 
     def revisions(self, limit: int = 50) -> List[FaqRevision]:
-        with self.sessions() as session:
+        with self.shop.sessions() as session:
             query = (
                 select(FaqRevision).where(FaqRevision.shop_id == self.shop_id)
                 .order_by(FaqRevision.id.desc()).limit(limit)
@@ -137,7 +141,7 @@ class FaqEditor:
         changed = [replace(faq, welcome=faq.id in chosen) for faq in faqs if faq.welcome != (faq.id in chosen)]
         # Checked once, for all of them: one FAQ at a time would pass through states with 6 welcome FAQs.
         self._write({faq.id: faq for faq in changed}, faqs)
-        with transaction(self.sessions) as session:
+        with transaction(self.shop.sessions) as session:
             for faq in changed:
                 session.add(FaqRevision(
                     shop_id=self.shop_id, subject=faq.id, action="edit", author=author,
@@ -146,7 +150,7 @@ class FaqEditor:
         return [EditResult(faq.id, retrain=False) for faq in changed]
 
     def chat_welcome(self) -> str:
-        return load_settings(self.settings_file).chat_welcome
+        return self.shop.settings.chat_welcome
 
     def set_chat_welcome(self, text: str, expected_version: str, author: str) -> None:
         current = self.chat_welcome()
@@ -159,7 +163,7 @@ class FaqEditor:
 
     def revert(self, revision_id: int, author: str) -> EditResult:
         """Put the FAQ (or welcome text) back as it was before this revision, if nobody changed it since."""
-        with self.sessions() as session:
+        with self.shop.sessions() as session:
             revision = session.get(FaqRevision, revision_id)
         if revision is None or revision.shop_id != self.shop_id:
             raise NotFound(f"There is no FAQ revision {revision_id}.")
@@ -181,10 +185,10 @@ class FaqEditor:
 
     def _write_chat_welcome(self, before: str, after: str, action: str, author: str) -> None:
         try:
-            write_setting(self.settings_file, "chat_welcome", after)
+            self.shop.settings_file.write("chat_welcome", after)
         except SettingsError as error:
             raise InvalidInput(f"Not saved: {error}") from error
-        with transaction(self.sessions) as session:
+        with transaction(self.shop.sessions) as session:
             session.add(FaqRevision(
                 shop_id=self.shop_id, subject=CHAT_WELCOME, action=action, author=author,
                 before=json.dumps(before), after=json.dumps(after),
@@ -204,7 +208,7 @@ class FaqEditor:
         if after is not None and before is not None and after.id != before.id:
             raise InvalidInput("A FAQ's id cannot change; create a new FAQ instead.")
         self._write({faq_id: after}, self.faqs())
-        with transaction(self.sessions) as session:
+        with transaction(self.shop.sessions) as session:
             session.add(FaqRevision(
                 shop_id=self.shop_id, subject=faq_id, action=action, author=author,
                 before=_as_json(before), after=_as_json(after),
@@ -236,12 +240,7 @@ class FaqEditor:
         texts = {category: render_faq_file(category, by_category[category]) for category in touched}
         self._validate(texts)
         for category, text in texts.items():
-            target = self.faq_dir / f"{category}.yml"
-            # Written next to the target and renamed over it: a reader sees the old or
-            # the new file, never half of one. `.tmp` is outside the `*.yml` glob.
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=self.faq_dir, suffix=".tmp", delete=False) as handle:
-                handle.write(text)
-            os.replace(handle.name, target)
+            write_atomically(self.faq_dir / f"{category}.yml", text)
 
     def _validate(self, texts: Dict[str, str]) -> None:
         """Validate the FAQ folder as it would be after writing `texts`, without touching it."""

@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
+from bot.files import write_atomically
+
 # libyaml's loader when PyYAML has it: the admin page validates every file on each edit.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CATEGORIES = ("greetings", "pre-sale", "logistics", "after-sales", "other")
@@ -236,9 +238,7 @@ def write_training_data(faq_dir: Path, target: Path) -> int:
     text = render_training_data(faqs)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists() or target.read_text(encoding="utf-8") != text:
-        temporary = target.with_suffix(".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(target)  # atomic: Rasa never reads a half-written file
+        write_atomically(target, text)  # Rasa never reads a half-written file
     return sum(faq.enabled for faq in faqs)
 
 

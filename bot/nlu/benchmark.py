@@ -25,19 +25,20 @@ import yaml
 
 from bot.config import PROJECT_DIR, Config
 from bot.faq.store import CATEGORIES, FaqStore
+from bot.files import newest_model
 from bot.rasa.recommendations import faq_ranking
 
 REJECTIONS = {"out_of_scope", "nlu_fallback"}
 FAQ_TOP_K = 3
 
 
-def newest_model(path: str) -> str:
+def model_file(path: str) -> str:
+    """`path` itself, or the newest model in the folder `path`."""
     model = Path(path)
     if model.is_dir():
-        candidates = sorted(model.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-        if not candidates:
-            raise SystemExit(f"no trained model in {model}/; run `make train`")
-        model = candidates[-1]
+        model = newest_model(model)
+        if model is None:
+            raise SystemExit(f"no trained model in {path}/; run `make train`")
     return str(model)
 
 
@@ -66,7 +67,7 @@ def parse_with_model(model_path: str, texts: List[str]) -> Tuple[str, List[Dict]
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # rasa's debug lines
-    model = newest_model(model_path)
+    model = model_file(model_path)
     return model, asyncio.run(_parse_all(model, texts))
 
 

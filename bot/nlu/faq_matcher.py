@@ -4,7 +4,7 @@ ResponseSelector.
 Training keeps the all-MiniLM-L6-v2 vector (bot/nlu/sentence_encoder.py) of every phrasing
 of every FAQ. A message's score for a FAQ is the mean cosine similarity of its `NEAREST`
 closest phrasings of that FAQ; the FAQs are ranked by it. Several close phrasings count
-for more than one lucky match. On the held-out phrasings in tests/faq_heldout.yml this
+for more than one lucky match. On the held-out phrasings in benchmarks/faq_heldout.yml this
 ranks far better than the ResponseSelector, which learns from few examples per FAQ and
 underfits dense features (`make benchmark` prints the figures).
 

@@ -15,13 +15,12 @@ parcel" (nearest: an ordinary question) apart from "the courier says delivered b
 came" (nearest: a sensitive example), which a threshold alone does not: both are about as
 close to "the parcel went missing". The short phrases take no part in it for the same
 reason: "parcel lost" is nearer to "where is my parcel" than most ordinary questions are.
-tests/test_sensitive.py measures both on sentences of its own.
+tests/unit/test_sensitive.py measures both on sentences of its own.
 """
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -34,7 +33,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.config import Config
 from bot.shop.tickets import sensitive_topic
 from bot.nlu.sentence_encoder import sentence_encoder
-from bot.shop.settings import HandoffRules, SettingsError, load_settings
+from bot.shop.settings import HandoffRules, SettingsError, SettingsFile
 
 log = logging.getLogger(__name__)
 
@@ -83,20 +82,19 @@ class SensitiveTopicRouter(GraphComponent):
         return cls()
 
     def __init__(self) -> None:
-        self._settings_file = Config.from_env().shop_settings_file
-        self._stamp: Optional[Tuple[int, int]] = None
+        self._settings_file = SettingsFile(Config.from_env().shop_settings_file)
         self._matcher = SensitiveTopicMatcher(HandoffRules())
         self.matcher()  # encodes the examples now, not at the first shopper's message
 
     def matcher(self) -> SensitiveTopicMatcher:
-        path = Path(self._settings_file)
+        """The matcher of shop.yml's topics as they are now (SettingsFile keeps the last valid ones)."""
         try:
-            stat = path.stat()
-            if (stat.st_mtime_ns, stat.st_size) != self._stamp:
-                self._matcher = SensitiveTopicMatcher(load_settings(path).handoff)
-                self._stamp = (stat.st_mtime_ns, stat.st_size)
-        except (OSError, SettingsError):
-            log.exception("cannot read the sensitive topics from %s; keeping the last ones", path)
+            rules = self._settings_file.current().handoff
+        except SettingsError:
+            log.exception("no valid shop.yml yet: no sensitive topics")
+            return self._matcher
+        if rules != self._matcher.rules:
+            self._matcher = SensitiveTopicMatcher(rules)
         return self._matcher
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -17,7 +17,6 @@ ORDER_ID = "order_id"
 TRACKING_NUMBER = "tracking_number"
 EMAIL = "email"
 PHONE = "phone"
-ENTITY_LABELS = (ORDER_ID, TRACKING_NUMBER, EMAIL, PHONE)
 
 # Bumped whenever the patterns change: the version goes into the
 # pipeline's meta.json, and `make train` retrains when the pipeline is rebuilt.

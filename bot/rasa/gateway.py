@@ -12,123 +12,102 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-import aiohttp
-
-from bot.rasa import client as chat
-from bot.config import Config
+from bot.rasa import events as tracker_events
+from bot.rasa.client import RasaClient, clean_text, validate_message
+from bot.shop.context import ShopContext
 from bot.shop.db import Ticket, utcnow
 from bot.errors import NotFound
 from bot.shop.tickets import ASKED_FOR_HUMAN, WORKING_HOURS, TicketDesk, summarize
 from bot.shop.hours import bot_answers
 from bot.shop.identity import CLIENT_ADDRESS
 from bot.shop.orders import OrderDesk
-from bot.rasa.responses import render
-from bot.shop.settings import ShopSettings, load_settings
+from bot.rasa.responses import fill_response
 
 log = logging.getLogger(__name__)
-LISTEN = {"event": "action", "name": "action_listen"}
-SESSION_START = "/session_start"
 # Rasa's REST channel reads a text starting with "/" (after spaces) as an intent, not as words.
 COMMAND_PREFIX = re.compile(r"^[\s/]+")
 
 
 @dataclass
 class Gateway:
-    config: Config
-    rasa: aiohttp.ClientSession
+    shop: ShopContext  # shop.yml's current settings, and the order database for a ticket's deadline
+    rasa: RasaClient
     tickets: TicketDesk
-    orders_sessions: Any  # sessionmaker, for the order deadline a ticket carries
     responses: Dict[str, Any]
-
-    @property
-    def token(self) -> str:
-        return self.config.rasa_token
-
-    def settings(self) -> ShopSettings:
-        return load_settings(self.config.shop_settings_file)
 
     async def shopper_message(
         self, sender: str, text: str, metadata: Optional[Dict[str, Any]], client_address: str
     ) -> Dict[str, Any]:
-        chat.validate_message(sender, text)
+        validate_message(sender, text)
         # The address is ours to say, whatever the storefront sent under its key.
         metadata = {**(metadata or {}), CLIENT_ADDRESS: client_address}
-        events = (await chat.conversation(self.rasa, self.token, sender)).get("events") or []
+        events = await self.rasa.events(sender)
         is_command = is_offered_payload(text, events)
         if not is_command:
             text = as_plain_text(text)
-        settings = self.settings()
+        settings = self.shop.settings
         ticket = self.tickets.open_ticket_of(sender)
         now = utcnow()
         # While a ticket is open, a person answers everything. Otherwise a payload the bot offered
         # goes to the bot even in working hours: it is no question.
         for_a_person = ticket is not None or (not is_command and not bot_answers(settings.working_hours, now))
         if not for_a_person:
-            replies = await chat.send_to_bot(self.rasa, sender, text, metadata)
+            replies = await self.rasa.send(sender, text, metadata)
             ticket = self.tickets.open_ticket_of(sender)  # the bot may have handed over just now
         else:
-            parse = await chat.parse_message(self.rasa, self.token, text)
-            event = {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest", "metadata": metadata}
-            await chat.append_events(self.rasa, self.token, sender, [*self._listening(events), event])
+            parse = await self.rasa.parse(text)
+            listen = [] if tracker_events.is_listening(events) else [tracker_events.LISTEN]
+            await self.rasa.append_events(sender, [*listen, tracker_events.user_event(text, parse, metadata)])
             asks_for_a_person = (parse.get("intent") or {}).get("name") == "talk_to_human"
             if ticket is None or (asks_for_a_person and ticket.reason == WORKING_HOURS):
                 # Asking for a person (or a sensitive topic) also ends the bot's fallback after the timeout.
-                ticket = await self.open_ticket(sender, ASKED_FOR_HUMAN if asks_for_a_person else WORKING_HOURS, settings)
+                ticket = await self.open_ticket(sender, ASKED_FOR_HUMAN if asks_for_a_person else WORKING_HOURS)
             self.tickets.note_shopper_message(ticket.id)
             replies = []
         return {"replies": replies, "cursor": await self.cursor(sender), "handoff": handoff_state(ticket)}
 
-    @staticmethod
-    def _listening(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        """`action_listen`, unless the bot already listens: Rasa's policies expect one before
-        every user message (a paused bot, or an agent's reply, leaves none)."""
-        listening = events and events[-1].get("event") == "action" and events[-1].get("name") == "action_listen"
-        return [] if listening else [LISTEN]
-
-    async def open_ticket(self, sender: str, reason: str, settings: ShopSettings) -> Ticket:
-        tracker = await chat.conversation(self.rasa, self.token, sender)
+    async def open_ticket(self, sender: str, reason: str) -> Ticket:
+        tracker = await self.rasa.tracker(sender)
         summary = summarize(tracker.get("events") or [], tracker.get("slots") or {})
         deadline = None
         if summary["order"]:
-            deadline = OrderDesk(self.orders_sessions, settings).marketplace_deadline(summary["order"])
+            deadline = OrderDesk(self.shop).marketplace_deadline(summary["order"])
         return self.tickets.open(sender, reason, summary, deadline)
 
     async def cursor(self, sender: str) -> float:
         """The time of the conversation's latest event: the chat asks for what came after it."""
-        events = (await chat.conversation(self.rasa, self.token, sender)).get("events") or []
+        events = await self.rasa.events(sender)
         return max((event.get("timestamp") or 0.0 for event in events), default=0.0)
 
     async def updates(self, sender: str, after: float) -> Dict[str, Any]:
         """Replies the shopper has not seen: an agent's, or the bot's after the timeout."""
-        tracker = await chat.conversation(self.rasa, self.token, sender)
-        events = tracker.get("events") or []
+        events = await self.rasa.events(sender)
         replies = [
             {
                 "text": event.get("text") or "", "buttons": (event.get("data") or {}).get("buttons") or [],
                 "from": "agent" if (event.get("metadata") or {}).get("agent") else "bot",
                 "agent": (event.get("metadata") or {}).get("agent"),
             }
-            for event in events if event.get("event") == "bot" and (event.get("timestamp") or 0) > after
+            for event in tracker_events.bot_messages(events, after)
         ]
         cursor = max((event.get("timestamp") or 0.0 for event in events), default=after)
         return {"replies": replies, "cursor": cursor, "handoff": handoff_state(self.tickets.open_ticket_of(sender))}
 
     async def agent_reply(self, ticket_id: int, agent, text: str) -> None:
-        text = chat.clean_text(text)
-        chat.validate_message("agent", text)
+        text = clean_text(text)
+        validate_message("agent", text)
         ticket = self.tickets.owned(ticket_id, agent)
         await self._require_conversation(ticket.sender_id)
         # The reply goes into the conversation first: if Rasa is down, nothing is recorded as sent.
-        event = {"event": "bot", "text": text, "metadata": {"agent": agent.display_name}}
-        await chat.append_events(self.rasa, self.token, ticket.sender_id, [event])
+        await self.rasa.append_events(ticket.sender_id, [tracker_events.bot_event(text, {"agent": agent.display_name})])
         self.tickets.record_agent_reply(ticket_id)
 
     async def resolve(self, ticket_id: int, agent) -> None:
         """Close the ticket and give the conversation back to the bot."""
         ticket = self.tickets.owned(ticket_id, agent)
-        closing = {"event": "bot", "text": render(self.responses, "utter_handoff_resolved", {}), "metadata": {}}
+        closing = tracker_events.bot_event(fill_response(self.responses, "utter_handoff_resolved", {}))
         try:
-            await chat.append_events(self.rasa, self.token, ticket.sender_id, [{"event": "resume"}, closing, LISTEN])
+            await self.rasa.append_events(ticket.sender_id, [tracker_events.RESUME, closing, tracker_events.LISTEN])
         except Exception:
             # A vanished conversation or Rasa down must not keep the ticket open forever;
             # the conversation resumes anyway with the shopper's next message through us.
@@ -137,23 +116,21 @@ class Gateway:
 
     async def answer_overdue(self) -> int:
         """Let the bot answer working-hours messages no agent replied to in time; how many."""
-        settings = self.settings()
-        hours = settings.working_hours
+        hours = self.shop.settings.working_hours
         now = utcnow()
         answered = 0
         for ticket in self.tickets.waiting_for_the_bot(now, hours.agent_reply_timeout):
             if not bot_answers(hours, now, waited=now - ticket.shopper_waiting_since):
                 continue
-            await chat.append_events(self.rasa, self.token, ticket.sender_id, [{"event": "resume"}])
-            await chat.bot_answers_now(self.rasa, self.token, ticket.sender_id)
+            await self.rasa.append_events(ticket.sender_id, [tracker_events.RESUME])
+            await self.rasa.answer_now(ticket.sender_id)
             if self.tickets.get(ticket.id).reason == WORKING_HOURS:  # unless the bot handed over meanwhile
                 self.tickets.resolve(ticket.id, "bot")
             answered += 1
         return answered
 
     async def _require_conversation(self, sender: str) -> None:
-        tracker = await chat.conversation(self.rasa, self.token, sender)
-        if not any(event.get("event") == "user" for event in tracker.get("events") or []):
+        if not any(tracker_events.is_user(event) for event in await self.rasa.events(sender)):
             raise NotFound("This conversation no longer exists (the shopper's history is gone); resolve the ticket.")
 
 
@@ -167,11 +144,11 @@ def handoff_state(ticket: Optional[Ticket]) -> Optional[Dict[str, Any]]:
 def is_offered_payload(text: str, events: List[Dict[str, Any]]) -> bool:
     """Whether the shopper may send `text` as a command: the payload of a button the bot offered
     in this conversation, or the chat page's `/session_start` opening a brand-new one."""
-    if text == SESSION_START and not any(event.get("event") == "user" for event in events):
+    if text == tracker_events.SESSION_START_TEXT and not any(tracker_events.is_user(event) for event in events):
         return True
     return any(
         button.get("payload") == text
-        for event in events if event.get("event") == "bot"
+        for event in tracker_events.bot_messages(events)
         for button in (event.get("data") or {}).get("buttons") or []
     )
 

@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from bot.faq.store import Faq, FaqStore
+from bot.rasa import events as tracker_events
 from bot.shop.orders import ANSWER_METHODS, OrderDesk
-from bot.rasa.responses import render
+from bot.rasa.responses import fill_response
 
 RECOMMENDATIONS = 3
 
@@ -49,7 +50,7 @@ def question_to_answer(tracker: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     for event in reversed(tracker.get("events") or []):
         parse = event.get("parse_data") or {}
         sensitive = any(entity.get("entity") == "handoff_topic" for entity in parse.get("entities") or [])
-        if event.get("event") == "user" and (sensitive or (parse.get("intent") or {}).get("name") not in _NOT_QUESTIONS):
+        if tracker_events.is_user(event) and (sensitive or tracker_events.user_intent(event) not in _NOT_QUESTIONS):
             return parse
     return None
 
@@ -81,4 +82,4 @@ def order_answer(desk: OrderDesk, responses: Dict[str, Any], slots: Dict[str, An
         replies = desk.answer(topic, number)
     except LookupError:  # the order vanished from the database since it was verified
         return None
-    return "\n\n".join(render(responses, reply.response, reply.values) for reply in replies)
+    return "\n\n".join(fill_response(responses, reply.response, reply.values) for reply in replies)

@@ -13,7 +13,7 @@ def load_responses(domain_file: Path) -> Dict[str, List[Dict[str, Any]]]:
     return yaml.safe_load(Path(domain_file).read_text(encoding="utf-8"))["responses"]
 
 
-def render(responses: Dict[str, List[Dict[str, Any]]], name: str, values: Dict[str, Any]) -> str:
+def fill_response(responses: Dict[str, List[Dict[str, Any]]], name: str, values: Dict[str, Any]) -> str:
     """The first variant of response `name`, placeholders filled like Rasa fills them."""
     text = responses[name][0]["text"]
     return _PLACEHOLDER.sub(lambda match: str(values.get(match.group(1), match.group(0))), text)

@@ -12,13 +12,12 @@ import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Dict, List, Optional
-
-import aiohttp
 
 from bot.config import Config
 from bot.faq.store import FaqValidationError, write_training_data
+from bot.files import newest_model, trained_models
+from bot.rasa.client import RasaClient
 
 log = logging.getLogger(__name__)
 KEEP_MODELS = 3
@@ -47,7 +46,7 @@ class TrainingStatus:
 @dataclass
 class ModelTrainer:
     config: Config
-    rasa: aiohttp.ClientSession
+    rasa: RasaClient
     status: TrainingStatus = field(default_factory=TrainingStatus)
     _task: Optional[asyncio.Task] = None
     _process: Optional[asyncio.subprocess.Process] = None
@@ -96,12 +95,7 @@ class ModelTrainer:
         self.status.train_seconds = round(time.monotonic() - started, 1)
         self.status.state, self.status.step, self.status.model = "loading", "loading the new model into the bot", model
         started = time.monotonic()
-        async with self.rasa.put(
-            "/model", params={"token": self.config.rasa_token}, json={"model_file": model},
-            timeout=aiohttp.ClientTimeout(total=300),
-        ) as response:
-            if response.status != 204:
-                raise RuntimeError(f"Rasa refused the new model ({response.status}): {await response.text()}")
+        await self.rasa.load_model(model)
         self.status.swap_seconds = round(time.monotonic() - started, 1)
         self.status.state, self.status.step, self.status.percent = "done", "the bot uses the new model", 100
         self._prune_old_models()
@@ -131,7 +125,7 @@ class ModelTrainer:
                     tail = (tail + [line])[-5:]
         if await self._process.wait() != 0:
             raise RuntimeError("rasa train failed: " + " | ".join(tail))
-        return saved_at or str(max(Path(config.models_dir).glob("*.tar.gz"), key=lambda p: p.stat().st_mtime))
+        return saved_at or str(newest_model(config.models_dir))
 
     def _follow(self, line: str) -> str:
         """Update the progress from one line of `rasa train` output; the model path once saved."""
@@ -144,6 +138,5 @@ class ModelTrainer:
         return ""
 
     def _prune_old_models(self) -> None:
-        models = sorted(Path(self.config.models_dir).glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-        for old in models[:-KEEP_MODELS]:
+        for old in trained_models(self.config.models_dir)[:-KEEP_MODELS]:
             old.unlink(missing_ok=True)

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, relationship, selectinload, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from bot.shop.vocabulary import NO_REFUND_NEEDED, PLATFORM_LOGISTICS, REQUESTED
+
 Base = declarative_base()
 
 
@@ -41,25 +43,6 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-# Order life cycle, as on the marketplaces.
-PENDING_PAYMENT, READY_TO_SHIP, IN_DELIVERY, DELIVERED, CANCELLED = (
-    "pending_payment", "ready_to_ship", "in_delivery", "delivered", "cancelled",
-)
-ORDER_STATUSES = (PENDING_PAYMENT, READY_TO_SHIP, IN_DELIVERY, DELIVERED, CANCELLED)
-# Who ships: the marketplace's logistics, or the seller ("self-shipped", 12-day rule).
-PLATFORM_LOGISTICS, SELF_SHIPPING = "platform", "self"
-# Cancellation types.
-BY_SELLER, AUTOMATIC, LOGISTICS_OBSTACLE, BY_BUYER = "by_seller", "automatic", "logistics_obstacle", "by_buyer"
-CANCELLATION_TYPES = (BY_SELLER, AUTOMATIC, LOGISTICS_OBSTACLE, BY_BUYER)
-# After-sales requests.
-RETURN_AND_REFUND, REFUND_ONLY, REPLACEMENT = "return_and_refund", "refund_only", "replacement"
-AFTER_SALES_KINDS = (RETURN_AND_REFUND, REFUND_ONLY, REPLACEMENT)
-REQUESTED, APPROVED, REJECTED, REFUNDED = "requested", "approved", "rejected", "refunded"
-AFTER_SALES_STATUSES = (REQUESTED, APPROVED, REJECTED, REFUNDED)
-# Who decided an after-sales request (handling time counts seller and seller-rule decisions only).
-DECIDED_BY_SELLER, DECIDED_BY_SELLER_RULE, DECIDED_BY_PLATFORM = "seller", "seller_rule", "platform"
 
 
 class Shop(Base):
@@ -94,9 +77,9 @@ class Order(Base):
     id = Column(Integer, primary_key=True)
     shop_id = Column(ForeignKey("shops.id"), nullable=False, index=True)
     customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
-    number = Column(String(32), nullable=False)
-    status = Column(String(20), nullable=False)
-    logistics = Column(String(10), nullable=False, default=PLATFORM_LOGISTICS)
+    number = Column(String(32), nullable=False)  # vocabulary.ORDER_NUMBER
+    status = Column(String(20), nullable=False)  # vocabulary.ORDER_STATUSES
+    logistics = Column(String(10), nullable=False, default=PLATFORM_LOGISTICS)  # vocabulary.LOGISTICS
     created_at = Column(UtcDateTime, nullable=False)
     paid_at = Column(UtcDateTime)
     ready_to_ship_at = Column(UtcDateTime)
@@ -137,7 +120,7 @@ class Shipment(Base):
     shipped_at = Column(UtcDateTime, nullable=False)
     estimated_delivery = Column(Date)
     delivered_at = Column(UtcDateTime)
-    problem = Column(String(10))  # None, "lost" or "damaged"
+    problem = Column(String(10))  # None or one of vocabulary.PARCEL_PROBLEMS
 
     order = relationship("Order", back_populates="shipment")
     events = relationship("TrackingEvent", cascade="all, delete-orphan", order_by="TrackingEvent.occurred_at")
@@ -160,11 +143,11 @@ class Cancellation(Base):
 
     id = Column(Integer, primary_key=True)
     order_id = Column(ForeignKey("orders.id"), nullable=False, unique=True)
-    type = Column(String(20), nullable=False)
+    type = Column(String(20), nullable=False)  # vocabulary.CANCELLATION_TYPES
     reason = Column(String(300), nullable=False)
     requested_at = Column(UtcDateTime, nullable=False)
     cancelled_at = Column(UtcDateTime)  # None while a buyer's request waits for the seller
-    refund_state = Column(String(12), nullable=False, default="none")  # none, pending, refunded
+    refund_state = Column(String(12), nullable=False, default=NO_REFUND_NEEDED)  # vocabulary.CANCELLATION_REFUND_STATES
     refunded_at = Column(UtcDateTime)
 
     order = relationship("Order", back_populates="cancellation")
@@ -175,15 +158,15 @@ class AfterSalesRequest(Base):
 
     id = Column(Integer, primary_key=True)
     order_id = Column(ForeignKey("orders.id"), nullable=False, index=True)
-    kind = Column(String(20), nullable=False)
-    reason = Column(String(300), nullable=False)
-    status = Column(String(12), nullable=False, default=REQUESTED)
+    kind = Column(String(20), nullable=False)  # vocabulary.AFTER_SALES_KINDS
+    reason = Column(String(300), nullable=False)  # vocabulary.RETURN_REASONS
+    status = Column(String(12), nullable=False, default=REQUESTED)  # vocabulary.AFTER_SALES_STATUSES
     amount_cents = Column(Integer, nullable=False)
     requested_at = Column(UtcDateTime, nullable=False)
     # The approval rounds: round 2 starts when the buyer disputes a rejection.
     round = Column(Integer, nullable=False, default=1)
     decided_at = Column(UtcDateTime)
-    decided_by = Column(String(12))
+    decided_by = Column(String(12))  # vocabulary.DECIDERS
     refunded_at = Column(UtcDateTime)
 
     order = relationship("Order", back_populates="after_sales")
@@ -198,8 +181,8 @@ class AfterSalesEvent(Base):
     id = Column(Integer, primary_key=True)
     request_id = Column(ForeignKey("after_sales_requests.id"), nullable=False, index=True)
     occurred_at = Column(UtcDateTime, nullable=False)
-    status = Column(String(12), nullable=False)
-    actor = Column(String(12), nullable=False)  # buyer, seller, seller_rule, platform
+    status = Column(String(12), nullable=False)  # vocabulary.AFTER_SALES_STATUSES
+    actor = Column(String(12), nullable=False)  # vocabulary.BUYER or one of vocabulary.DECIDERS
     round = Column(Integer, nullable=False, default=1)
     note = Column(String(300), nullable=False, default="")
 
@@ -325,6 +308,23 @@ class VerificationAttempt(Base):
     order_number = Column(String(32), nullable=False)  # as given, whether or not the order exists
     succeeded = Column(Boolean, nullable=False)
     created_at = Column(UtcDateTime, nullable=False)
+
+
+class ChatConversation(Base):
+    """A storefront conversation and the browser it belongs to: only that browser may read it
+    or write to it (rules.may_use_conversation). The browser's key itself is never stored."""
+
+    __tablename__ = "chat_conversations"
+
+    sender_id = Column(String(128), primary_key=True)  # Rasa's conversation id
+    shop_id = Column(ForeignKey("shops.id"), nullable=False, index=True)
+    browser_key_hash = Column(String(64), nullable=False)
+    # Whether the browser ever showed its key: until then, a client that keeps no cookies
+    # (a server-side integration) is recognised by the address it started from.
+    key_presented = Column(Boolean, nullable=False, default=False)
+    started_from = Column(String(64), nullable=False)
+    channel = Column(String(16), nullable=False)  # "web" (/api/chat) or "socketio" (rasa-webchat)
+    started_at = Column(UtcDateTime, nullable=False)
 
 
 def make_engine(database_url: str) -> Engine:

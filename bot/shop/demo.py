@@ -26,17 +26,23 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.shop import db
 from bot.shop.accounts import create_user
+from bot.shop.context import ShopContext
 from bot.shop.db import (
-    APPROVED, AUTOMATIC, BY_BUYER, BY_SELLER, CANCELLED, DECIDED_BY_PLATFORM, DECIDED_BY_SELLER,
-    DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, LOGISTICS_OBSTACLE, PENDING_PAYMENT, PLATFORM_LOGISTICS,
-    READY_TO_SHIP, REFUND_ONLY, REFUNDED, REJECTED, REPLACEMENT, REQUESTED, RETURN_AND_REFUND, SELF_SHIPPING,
     AfterSalesEvent, AfterSalesRequest, Cancellation, Customer, Order, OrderItem, Shipment, Shop, StaffUser,
-    TrackingEvent,
-    get_shop, transaction,
+    TrackingEvent, get_shop, transaction,
 )
-from bot.shop.rules import RETURN_REASONS, platform_auto_approval_at, seller_auto_approves
+from bot.shop.rules import platform_auto_approval_at, seller_auto_approves
 from bot.shop.settings import ShopSettings
+from bot.shop.vocabulary import (
+    APPROVED, AUTOMATIC, BUYER, BY_BUYER, BY_SELLER, CANCEL_INSTANTLY, CANCEL_ON_REQUEST, CANCELLED, CHANGED_MIND,
+    DAMAGED, DECIDED_BY_PLATFORM, DECIDED_BY_SELLER, DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY,
+    LOGISTICS_OBSTACLE, MISSING_PARTS, NO_REFUND_NEEDED, NOT_AS_DESCRIBED, OTHER_REASON, PARCEL_DAMAGED,
+    PARCEL_LOST, PARCEL_PROBLEMS, PENDING_PAYMENT, PLATFORM_LOGISTICS, READY_TO_SHIP, REFUND_ONLY, REFUND_PAID,
+    REFUND_PENDING, REFUNDED, REJECTED, REPLACEMENT, REQUESTED, RETURN_AND_REFUND, RETURN_REASONS, SELF_SHIPPING,
+    SIZE_FIT, WRONG_ITEM,
+)
 
 # The key the demo storefront signs shopper identities with. A real shop sets its
 # own secret in SHOP_IDENTITY_SECRET; this one is public.
@@ -55,9 +61,6 @@ SORTING_CENTRES = ("Coventry", "Milton Keynes", "Warrington", "Doncaster")
 WAREHOUSE_TOWN = "Northampton"
 LATE_SHIPPING_SHARE = 0.1  # of self-shipped parcels
 PAYMENT_WINDOW = timedelta(hours=24)  # unpaid orders are cancelled after it
-
-REFUND_NONE, REFUND_PENDING, REFUND_DONE = "none", "pending", "refunded"
-BUYER = "buyer"
 
 
 def days(n: float) -> timedelta:
@@ -158,13 +161,13 @@ REJECTION_NOTES = (
 )
 # The kinds of request a buyer makes for each reason.
 KINDS_BY_REASON = {
-    "damaged": (REFUND_ONLY, REPLACEMENT, RETURN_AND_REFUND),
-    "wrong_item": (REPLACEMENT, RETURN_AND_REFUND),
-    "missing_parts": (REFUND_ONLY, REPLACEMENT),
-    "not_as_described": (RETURN_AND_REFUND, REFUND_ONLY),
-    "size_fit": (RETURN_AND_REFUND, REPLACEMENT),
-    "changed_mind": (RETURN_AND_REFUND,),
-    "other": (RETURN_AND_REFUND,),
+    DAMAGED: (REFUND_ONLY, REPLACEMENT, RETURN_AND_REFUND),
+    WRONG_ITEM: (REPLACEMENT, RETURN_AND_REFUND),
+    MISSING_PARTS: (REFUND_ONLY, REPLACEMENT),
+    NOT_AS_DESCRIBED: (RETURN_AND_REFUND, REFUND_ONLY),
+    SIZE_FIT: (RETURN_AND_REFUND, REPLACEMENT),
+    CHANGED_MIND: (RETURN_AND_REFUND,),
+    OTHER_REASON: (RETURN_AND_REFUND,),
 }
 
 # Outcomes of a random after-sales request.
@@ -204,7 +207,7 @@ class ShowcaseOrder:
     delivered: Optional[timedelta] = None  # before now
     eta_days: Optional[int] = None  # estimated delivery, in days from today
     tracking_number: Optional[str] = None
-    problem: Optional[str] = None  # "lost" or "damaged", 30 hours after shipping
+    problem: Optional[str] = None  # PARCEL_LOST or PARCEL_DAMAGED, 30 hours after shipping
     cancellation: Optional[ShowcaseCancellation] = None
     request: Optional[ShowcaseRequest] = None
 
@@ -228,7 +231,7 @@ SHOWCASE = (
     ),
     ShowcaseOrder(
         100007, "cust-liam", CANCELLED, PLATFORM, days(6), (("YOGA-MAT-6", 1), ("BAG-TOTE", 1)),
-        cancellation=ShowcaseCancellation(BY_SELLER, "Out of stock", days(5), days(5), REFUND_DONE),
+        cancellation=ShowcaseCancellation(BY_SELLER, "Out of stock", days(5), days(5), REFUND_PAID),
     ),
     ShowcaseOrder(  # cancelled 2 hours after its 12-day deadline
         100008, "cust-emma", CANCELLED, SELF, days(13), (("BACKPACK-20", 1),),
@@ -238,24 +241,24 @@ SHOWCASE = (
     ),
     ShowcaseOrder(
         100009, "cust-liam", CANCELLED, PLATFORM, days(12), (("SPK-MINI", 1), ("CHG-USBC-30W", 1)),
-        shipped=days(10), eta_days=-7, problem="lost",
-        cancellation=ShowcaseCancellation(LOGISTICS_OBSTACLE, "Parcel lost in transit", days(4), days(4), REFUND_DONE),
+        shipped=days(10), eta_days=-7, problem=PARCEL_LOST,
+        cancellation=ShowcaseCancellation(LOGISTICS_OBSTACLE, "Parcel lost in transit", days(4), days(4), REFUND_PAID),
     ),
     ShowcaseOrder(
         100010, "cust-emma", CANCELLED, PLATFORM, days(20), (("MUG-CER-350", 2),),
         cancellation=ShowcaseCancellation(
-            BY_BUYER, "Changed my mind", days(20) - hours(1), days(20) - hours(3), REFUND_DONE
+            BY_BUYER, "Changed my mind", days(20) - hours(1), days(20) - hours(3), REFUND_PAID
         ),
     ),
     ShowcaseOrder(
         100011, "cust-emma", DELIVERED, PLATFORM, days(7), (("TSH-ORG-WHT-L", 1), ("HOOD-GRY-M", 1)),
         shipped=days(4), delivered=days(2), eta_days=-2,
-        request=ShowcaseRequest(RETURN_AND_REFUND, "size_fit", hours(5)),
+        request=ShowcaseRequest(RETURN_AND_REFUND, SIZE_FIT, hours(5)),
     ),
     ShowcaseOrder(
         100012, "cust-liam", DELIVERED, PLATFORM, days(15), (("HDPH-BT", 1),),
         shipped=days(13), delivered=days(10), eta_days=-10,
-        request=ShowcaseRequest(REFUND_ONLY, "damaged", days(9), (
+        request=ShowcaseRequest(REFUND_ONLY, DAMAGED, days(9), (
             (APPROVED, DECIDED_BY_SELLER, hours(3), "Approved by the seller"),
             (REFUNDED, DECIDED_BY_PLATFORM, hours(5), "Refund paid to the original payment method"),
         )),
@@ -263,13 +266,13 @@ SHOWCASE = (
     ShowcaseOrder(
         100013, "cust-liam", DELIVERED, SELF, days(13), (("JEANS-SLIM-32", 1),),
         shipped=days(11), delivered=days(8), eta_days=-8,
-        request=ShowcaseRequest(RETURN_AND_REFUND, "changed_mind", days(7), (
+        request=ShowcaseRequest(RETURN_AND_REFUND, CHANGED_MIND, days(7), (
             (REJECTED, DECIDED_BY_SELLER, hours(6), "Rejected: the item shows signs of use"),
         )),
     ),
     ShowcaseOrder(  # overdue, and damaged on the way
         100014, "cust-emma", IN_DELIVERY, PLATFORM, days(8), (("LAMP-DESK-LED", 1), ("CANDLE-CEDAR", 1)),
-        shipped=days(6), eta_days=-2, problem="damaged",
+        shipped=days(6), eta_days=-2, problem=PARCEL_DAMAGED,
     ),
     ShowcaseOrder(100015, "cust-noah", PENDING_PAYMENT, PLATFORM, hours(1), (("NOTE-A5-DOT", 1), ("PEN-GEL-12", 1))),
     ShowcaseOrder(
@@ -320,6 +323,14 @@ DEMO_STAFF = (
     ("agent", "demo-agent", "agent", "Alex"),
     ("agent2", "demo-agent2", "agent", "Kim"),
 )
+
+
+def set_up(shop: ShopContext) -> str:
+    """Migrate the shop's database and load the demo shop and its staff logins (each a no-op
+    when already done); a summary. A broken shop.yml stops it before the database changes."""
+    settings = shop.settings
+    db.upgrade(shop.config.database_url)
+    return f"{seed(shop.sessions, settings)}\n{seed_staff(shop.sessions, settings)}"
 
 
 def seed_staff(sessions: sessionmaker, settings: ShopSettings) -> str:
@@ -529,8 +540,8 @@ class _DemoShop:
             scans += [(out_at, city, "Out for delivery"), (shipment.delivered_at, city, "Delivered")]
         if problem_at:
             what = {
-                "lost": "Parcel missing: the carrier has opened an investigation",
-                "damaged": "Parcel damaged in transit; the carrier has informed the seller",
+                PARCEL_LOST: "Parcel missing: the carrier has opened an investigation",
+                PARCEL_DAMAGED: "Parcel damaged in transit; the carrier has informed the seller",
             }[shipment.problem]
             scans.append((problem_at, scans[-1][1], what))
         return [TrackingEvent(occurred_at=at, location=where, description=what) for at, where, what in scans]
@@ -541,13 +552,13 @@ class _DemoShop:
     ) -> None:
         """Cancel the order; a paid one is refunded within 2 days (refund pending until then)."""
         if order.paid_at is None:
-            refund_state, refunded_at = REFUND_NONE, None
+            refund_state, refunded_at = NO_REFUND_NEEDED, None
         elif refund_state is None:
             refunded_at = cancelled_at + self._between(hours(1), days(2))
-            refund_state = REFUND_DONE if refunded_at <= self.now else REFUND_PENDING
+            refund_state = REFUND_PAID if refunded_at <= self.now else REFUND_PENDING
         order.cancellation = Cancellation(
             type=type_, reason=reason, requested_at=requested_at, cancelled_at=cancelled_at,
-            refund_state=refund_state, refunded_at=refunded_at if refund_state == REFUND_DONE else None,
+            refund_state=refund_state, refunded_at=refunded_at if refund_state == REFUND_PAID else None,
         )
         order.status = CANCELLED
 
@@ -616,7 +627,7 @@ class _DemoShop:
         """RANDOM_ORDERS orders from SCENARIOS, numbered in the order they were placed."""
         scenarios = [
             (name, weight) for name, weight in SCENARIOS
-            if name != "cancellation_requested" or self.settings.buyer_cancellation == "request"
+            if name != "cancellation_requested" or self.settings.buyer_cancellation == CANCEL_ON_REQUEST
         ]
         names = [name for name, _ in scenarios]
         plan = names + self.rng.choices(names, [weight for _, weight in scenarios], k=RANDOM_ORDERS - len(names))
@@ -653,7 +664,7 @@ class _DemoShop:
         requested_at = self._moment(order.paid_at + minutes(10), self.now - minutes(5))
         order.cancellation = Cancellation(
             type=BY_BUYER, reason=self.rng.choice(BUYER_CANCELLATION_REASONS), requested_at=requested_at,
-            refund_state=REFUND_NONE,
+            refund_state=NO_REFUND_NEEDED,
         )
         return order
 
@@ -678,7 +689,7 @@ class _DemoShop:
         shipped_at = self.now - self._between(days(3), days(8))
         order = self._shipped_order(person, logistics, shipped_at, self._handling(logistics))
         problem_at = shipped_at + self._between(hours(10), days(2))
-        self._ship(order, shipped_at, problem=self.rng.choice(("lost", "damaged")), problem_at=problem_at)
+        self._ship(order, shipped_at, problem=self.rng.choice(PARCEL_PROBLEMS), problem_at=problem_at)
         return order
 
     # Delivered, with or without an after-sales request.
@@ -823,7 +834,7 @@ class _DemoShop:
         logistics = self._logistics()
         shipped_at = self.now - self._between(days(5), days(HISTORY_DAYS - 5))
         order = self._shipped_order(person, logistics, shipped_at, self._handling(logistics))
-        problem = self.rng.choice(("lost", "damaged"))
+        problem = self.rng.choice(PARCEL_PROBLEMS)
         problem_at = shipped_at + self._between(hours(10), days(2))
         self._ship(order, shipped_at, problem=problem, problem_at=problem_at)
         cancelled_at = problem_at + self._between(days(1), days(3))
@@ -834,7 +845,7 @@ class _DemoShop:
         """Cancelled before shipping: at once, or when the seller accepted the buyer's request."""
         order = self._placed(person, self._between(days(2), days(HISTORY_DAYS - 2)), paid=self.rng.random() < 0.8)
         requested_at = (order.paid_at or order.created_at) + self._between(minutes(5), days(1))
-        instant = order.paid_at is None or self.settings.buyer_cancellation == "instant"
+        instant = order.paid_at is None or self.settings.buyer_cancellation == CANCEL_INSTANTLY
         cancelled_at = requested_at if instant else requested_at + self._between(minutes(30), days(1))
         self._cancel(order, BY_BUYER, self.rng.choice(BUYER_CANCELLATION_REASONS), requested_at, cancelled_at)
         return order

@@ -16,6 +16,11 @@ def sign_identity(secret: str, customer_id: str, expires: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def signed_identity(secret: str, customer_id: str, expires: int) -> dict:
+    """The metadata a storefront sends for a signed-in customer (the demo storefront, tests)."""
+    return {"customer_id": customer_id, "expires": expires, "signature": sign_identity(secret, customer_id, expires)}
+
+
 def verified_customer_id(secret: str, metadata: Optional[Mapping[str, Any]], now: float) -> Optional[str]:
     """The customer id if the metadata carries a valid, unexpired signature; else None."""
     if not isinstance(metadata, Mapping):

@@ -26,9 +26,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.shop.db import (
-    CANCELLATION_TYPES, CANCELLED, DELIVERED, IN_DELIVERY, ORDER_STATUSES, PLATFORM_LOGISTICS, SELF_SHIPPING,
-    Cancellation, Customer, Order, OrderItem, Shipment, Shop, transaction, utcnow,
+from bot.shop.db import Cancellation, Customer, Order, OrderItem, Shipment, Shop, transaction, utcnow
+from bot.shop.vocabulary import (
+    CANCELLATION_TYPES, CANCELLED, DELIVERED, IN_DELIVERY, LOGISTICS, ORDER_NUMBER_FORMAT, ORDER_STATUSES,
+    PLATFORM_LOGISTICS, is_order_number,
 )
 from bot.errors import NotFound
 
@@ -90,7 +91,6 @@ class Invalid(ValueError):
 
 # --- Validators: one per kind of value; each takes a non-empty, stripped string -------------
 
-ORDER_NUMBER = re.compile(r"[A-Za-z0-9-]{3,32}")
 DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 EMAIL = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{DOMAIN_LABEL}(?:\.{DOMAIN_LABEL})+")
 PRICE = re.compile(r"\d+(?:\.\d{1,2})?")
@@ -116,8 +116,12 @@ def choice(options: Sequence[str]) -> Callable[[str], str]:
 
 
 def order_number(value: str) -> str:
-    if not ORDER_NUMBER.fullmatch(value):
-        raise Invalid("must be 3 to 32 letters, digits or '-'")
+    """An order number as the chat looks it up: shoppers could never ask about another."""
+    if not is_order_number(value):
+        raise Invalid(
+            f"'{_short(value)}' is not an order number shoppers can look up: "
+            f"use {ORDER_NUMBER_FORMAT}, such as 100245 or A-1001"
+        )
     return value
 
 
@@ -224,7 +228,7 @@ ORDER_COLUMNS = (
     Column("order_number", order_number, required=True),
     Column("created_at", timestamp, required=True),
     Column("status", choice(ORDER_STATUSES), required=True),
-    Column("logistics", choice((PLATFORM_LOGISTICS, SELF_SHIPPING)), default=PLATFORM_LOGISTICS),
+    Column("logistics", choice(LOGISTICS), default=PLATFORM_LOGISTICS),
     Column("customer_id", text(128), required=True),
     Column("customer_name", text(200), required=True),
     Column("customer_email", email, required=True),

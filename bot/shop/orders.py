@@ -12,19 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.shop import db, rules
-from bot.shop.db import (
-    APPROVED, BY_BUYER, CANCELLED, DELIVERED, IN_DELIVERY, PENDING_PAYMENT, READY_TO_SHIP, REFUNDED, REJECTED, REQUESTED,
-    SELF_SHIPPING, AddressChangeRequest, AfterSalesEvent, AfterSalesRequest, Cancellation, Order,
+from bot.shop.db import AddressChangeRequest, AfterSalesEvent, AfterSalesRequest, Cancellation, Order
+from bot.shop.context import ShopContext
+from bot.shop.vocabulary import (
+    APPROVED, BUYER, BY_BUYER, CANCEL_INSTANTLY, CANCELLED, DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, KIND_TEXT,
+    NO_REFUND_NEEDED, PENDING_PAYMENT, PLATFORM_APPROVED, READY_TO_SHIP, REASON_TEXT, REFUND_PAID, REFUND_PENDING,
+    REFUNDED, REQUESTED, SELF_SHIPPING, STATUS_TEXT,
 )
-from bot.shop.settings import ShopSettings
 
 log = logging.getLogger(__name__)
 
-# Order numbers: digits ("100245", "#1001") or an export's own format ("A-1001"), with 3+ digits.
-ORDER_NUMBER = re.compile(r"^#?\s*((?=(?:[^\d]*\d){3})[A-Za-z0-9][A-Za-z0-9-]{2,31})$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -32,12 +32,6 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 class Reply:
     response: str
     values: Dict[str, Any] = field(default_factory=dict)
-
-
-def normalise_order_number(text: Optional[str]) -> Optional[str]:
-    """"#100245", " 100245 " → "100245"; None when it is no order number."""
-    match = ORDER_NUMBER.match((text or "").strip())
-    return match.group(1) if match else None
 
 
 def normalise_contact(text: Optional[str]) -> Optional[str]:
@@ -87,20 +81,6 @@ def items_text(order: Order) -> str:
     return ", ".join(f"{item.quantity}× {item.name}" for item in order.items)
 
 
-STATUS_TEXT = {
-    PENDING_PAYMENT: "waiting for payment",
-    READY_TO_SHIP: "paid and being prepared for shipping",
-    IN_DELIVERY: "on its way",
-    DELIVERED: "delivered",
-    CANCELLED: "cancelled",
-}
-KIND_TEXT = {"return_and_refund": "return and refund", "refund_only": "refund only", "replacement": "replacement"}
-REASON_TEXT = {
-    "damaged": "arrived damaged", "wrong_item": "wrong item", "not_as_described": "not as described",
-    "missing_parts": "parts missing", "size_fit": "size or fit", "changed_mind": "changed my mind", "other": "other",
-}
-
-
 # Order question topics (the intents that set `order_topic`) and the desk method answering each.
 ANSWER_METHODS = {
     "order_status": "order_status",
@@ -116,25 +96,20 @@ ANSWER_METHODS = {
 
 class OrderDesk:
     def __init__(
-        self, sessions: sessionmaker, settings: ShopSettings, clock: Callable[[], datetime] = db.utcnow,
+        self, shop: ShopContext, clock: Callable[[], datetime] = db.utcnow,
         limits: rules.VerificationLimits = rules.VerificationLimits(),
     ):
-        self.sessions = sessions
-        self.settings = settings
+        self.shop_id = shop.shop_id
+        self.sessions = shop.sessions
+        self.settings = shop.settings  # as they are now: a desk serves one request
         self.clock = clock
         self.limits = limits
 
     # --- who may see what -------------------------------------------------
 
-    def _shop(self, session: Session) -> db.Shop:
-        shop = db.get_shop(session, self.settings.shop)
-        if shop is None:
-            raise LookupError(f"shop {self.settings.shop!r} is not in the database; run `make setup`")
-        return shop
-
     def identity_secret(self) -> str:
         with self.sessions() as session:
-            return self._shop(session).identity_secret
+            return session.get(db.Shop, self.shop_id).identity_secret
 
     def verify_contact(self, number: str, contact: str, client: str) -> bool:
         """Whether the order exists and the e-mail or phone is the one on it, asked by `client`
@@ -142,7 +117,7 @@ class OrderDesk:
         while the client or the order is locked out, nothing is checked."""
         now = self.clock()
         with db.transaction(self.sessions) as session:
-            shop_id = self._shop(session).id
+            shop_id = self.shop_id
             if self._locked(session, shop_id, client, number, now):
                 log.warning("order verification refused, locked out: client %s, order %s", client, number)
                 return False
@@ -161,13 +136,13 @@ class OrderDesk:
     def verification_locked(self, client: str, number: Optional[str] = None) -> bool:
         """Whether contact checks are refused for this client, or for this order (rules.verification_locked)."""
         with self.sessions() as session:
-            return self._locked(session, self._shop(session).id, client, number, self.clock())
+            return self._locked(session, self.shop_id, client, number, self.clock())
 
     def failure_delay(self, client: str) -> float:
         """Seconds to hold back the answer to the client's latest failed check (rules.verification_delay)."""
         now = self.clock()
         with self.sessions() as session:
-            attempts = db.verification_attempts(session, self._shop(session).id, now - self.limits.client_window, client=client)
+            attempts = db.verification_attempts(session, self.shop_id, now - self.limits.client_window, client=client)
         return rules.verification_delay([attempt.succeeded for attempt in attempts], self.limits)
 
     def _locked(self, session: Session, shop_id: int, client: str, number: Optional[str], now: datetime) -> bool:
@@ -180,12 +155,12 @@ class OrderDesk:
 
     def verify_customer(self, number: str, customer_external_id: str) -> bool:
         with self.sessions() as session:
-            order = db.get_order(session, self._shop(session).id, number)
+            order = db.get_order(session, self.shop_id, number)
             return order is not None and order.customer.external_id == customer_external_id
 
     def recent_order_numbers(self, customer_external_id: str) -> List[str]:
         with self.sessions() as session:
-            customer = db.get_customer(session, self._shop(session).id, customer_external_id)
+            customer = db.get_customer(session, self.shop_id, customer_external_id)
             return [order.number for order in db.recent_orders(session, customer.id)] if customer else []
 
     # --- answers (the order number has been verified by the caller) -------
@@ -198,7 +173,7 @@ class OrderDesk:
         return getattr(self, ANSWER_METHODS[topic])(number)
 
     def _load(self, session: Session, number: str) -> Order:
-        order = db.get_order(session, self._shop(session).id, number)
+        order = db.get_order(session, self.shop_id, number)
         if order is None:
             raise LookupError(f"order {number} vanished")
         return order
@@ -287,9 +262,9 @@ class OrderDesk:
             return [Reply("utter_cancellation_request_pending", values)]
         values["cancelled_on"] = day(cancellation.cancelled_at)
         replies = [Reply(f"utter_cancellation_reason_{cancellation.type}", values)]
-        if cancellation.refund_state == "refunded":
+        if cancellation.refund_state == REFUND_PAID:
             replies.append(Reply("utter_refund_paid", {**values, "refunded_on": day(cancellation.refunded_at)}))
-        elif cancellation.refund_state == "pending":
+        elif cancellation.refund_state == REFUND_PENDING:
             replies.append(Reply("utter_refund_pending", values))
         else:
             replies.append(Reply("utter_refund_not_needed", values))
@@ -307,7 +282,7 @@ class OrderDesk:
         """`utter_ask_confirm_cancel` when the buyer may cancel; else why not."""
         if order.cancellation is not None:
             return self._cancellation_replies(order, values)
-        if order.status in (PENDING_PAYMENT, READY_TO_SHIP):
+        if rules.buyer_may_cancel(order.status):
             return [Reply("utter_ask_confirm_cancel", values)]
         return [Reply(f"utter_cannot_cancel_{order.status}", values)]
 
@@ -325,11 +300,11 @@ class OrderDesk:
             if answer[-1].response != "utter_ask_confirm_cancel":
                 return answer
             now = self.clock()
-            instant = self.settings.buyer_cancellation == "instant"
+            instant = self.settings.buyer_cancellation == CANCEL_INSTANTLY
             paid = order.paid_at is not None
             order.cancellation = Cancellation(
                 type=BY_BUYER, reason="Requested by the buyer in the shop chat", requested_at=now,
-                cancelled_at=now if instant else None, refund_state="pending" if paid else "none",
+                cancelled_at=now if instant else None, refund_state=REFUND_PENDING if paid else NO_REFUND_NEEDED,
             )
             if instant:
                 order.status = CANCELLED
@@ -340,7 +315,7 @@ class OrderDesk:
         with self.sessions() as session:
             order = self._load(session, number)
             values = self._base(order)
-            if order.status in (PENDING_PAYMENT, READY_TO_SHIP):
+            if rules.buyer_may_change_address(order.status):
                 return [Reply("utter_ask_new_address", values)]
             return [Reply(f"utter_cannot_change_address_{order.status}", values)]
 
@@ -348,14 +323,15 @@ class OrderDesk:
         with db.transaction(self.sessions) as session:
             order = self._load(session, number)
             values = {**self._base(order), "new_address": new_address}
-            if order.status not in (PENDING_PAYMENT, READY_TO_SHIP):
+            if not rules.buyer_may_change_address(order.status):
                 return [Reply(f"utter_cannot_change_address_{order.status}", values)]
             order.address_changes.append(AddressChangeRequest(new_address=new_address, requested_at=self.clock()))
             return [Reply("utter_address_change_requested", values)]
 
     def _return_answer(self, order: Order, values: Dict[str, Any], now: datetime) -> List[Reply]:
         """`utter_ask_return_kind` when a return can be requested; else why not."""
-        if order.after_sales and not self._may_reopen(order):
+        last_request = order.after_sales[-1] if order.after_sales else None
+        if last_request is not None and not rules.may_reopen_return(last_request.status, last_request.round):
             return self._after_sales_replies(order, values)
         delivered_at = order.shipment.delivered_at if order.shipment else None
         state, _ = rules.return_eligibility(delivered_at, now, self.settings.return_window_days)
@@ -384,28 +360,23 @@ class OrderDesk:
                 rules.platform_auto_approval_at(order.ready_to_ship_at, now, self.settings.platform_auto_approval_hours)
             )
             if order.after_sales:
-                # The second and last approval round of the rejected request; no seller rule applies.
+                # The buyer disputes the rejection: the request's next and last approval round,
+                # which no seller rule decides.
                 request = order.after_sales[-1]
-                request.round, request.status = 2, REQUESTED
+                request.round, request.status = request.round + 1, REQUESTED
                 request.decided_at = request.decided_by = None
-                request.history.append(AfterSalesEvent(occurred_at=now, status=REQUESTED, actor="buyer", round=2))
+                request.history.append(AfterSalesEvent(occurred_at=now, status=REQUESTED, actor=BUYER, round=request.round))
                 return [Reply("utter_return_second_round", values)]
             request = AfterSalesRequest(
                 kind=kind, reason=reason, status=REQUESTED, amount_cents=order.total_cents, requested_at=now
             )
-            request.history.append(AfterSalesEvent(occurred_at=now, status=REQUESTED, actor="buyer"))
+            request.history.append(AfterSalesEvent(occurred_at=now, status=REQUESTED, actor=BUYER))
             order.after_sales.append(request)
             if rules.seller_auto_approves(self.settings.return_auto_approval, order.total_cents, reason, delivered_at, now):
-                request.status, request.decided_at, request.decided_by = APPROVED, now, db.DECIDED_BY_SELLER_RULE
-                request.history.append(AfterSalesEvent(occurred_at=now, status=APPROVED, actor="seller_rule"))
+                request.status, request.decided_at, request.decided_by = APPROVED, now, DECIDED_BY_SELLER_RULE
+                request.history.append(AfterSalesEvent(occurred_at=now, status=APPROVED, actor=DECIDED_BY_SELLER_RULE))
                 return [Reply("utter_return_auto_approved", values)]
             return [Reply("utter_return_requested", values)]
-
-    @staticmethod
-    def _may_reopen(order: Order) -> bool:
-        """Only a request the seller rejected in its first round may be reopened, once."""
-        last = order.after_sales[-1]
-        return last.status == REJECTED and last.round == 1
 
     def _after_sales_replies(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
         replies = []
@@ -421,18 +392,22 @@ class OrderDesk:
                 request_values["decided_on"] = day(request.decided_at)
             status = request.status
             if status == REQUESTED:
-                # The current round started with the buyer's latest request.
-                asked_at = max([e.occurred_at for e in request.history if e.status == REQUESTED] or [request.requested_at])
-                deadline = rules.platform_auto_approval_at(
-                    order.ready_to_ship_at, asked_at, self.settings.platform_auto_approval_hours
-                )
+                deadline = self._platform_auto_approval_at(order, request)
                 request_values["auto_approval_at"] = when(deadline)
                 if self.clock() > deadline:
-                    status = "platform_approved"  # the marketplace's rule has decided it, whatever our data says
+                    status = PLATFORM_APPROVED  # the marketplace's rule has decided it, whatever our data says
             if request.status == REFUNDED:
                 request_values["refunded_on"] = day(request.refunded_at or request.decided_at)
             replies.append(Reply(f"utter_after_sales_{status}", request_values))
         return replies
+
+    def _platform_auto_approval_at(self, order: Order, request: AfterSalesRequest) -> datetime:
+        """When the marketplace approves the request by itself if the seller has not answered
+        in its current round."""
+        asked_at = rules.round_requested_at(
+            request.requested_at, [event.occurred_at for event in request.history if event.status == REQUESTED]
+        )
+        return rules.platform_auto_approval_at(order.ready_to_ship_at, asked_at, self.settings.platform_auto_approval_hours)
 
     def marketplace_deadline(self, number: str) -> Optional[Tuple[datetime, str]]:
         """The marketplace deadline at stake for this order, for the agents' queue: a refund
@@ -441,10 +416,7 @@ class OrderDesk:
             order = self._load(session, number)
             pending = [request for request in order.after_sales if request.status == REQUESTED]
             if pending:
-                request = pending[-1]
-                asked_at = max([e.occurred_at for e in request.history if e.status == REQUESTED] or [request.requested_at])
-                at = rules.platform_auto_approval_at(order.ready_to_ship_at, asked_at, self.settings.platform_auto_approval_hours)
-                return at, "refund request: the marketplace auto-approves it"
+                return self._platform_auto_approval_at(order, pending[-1]), "refund request: the marketplace auto-approves it"
             if order.logistics == SELF_SHIPPING and order.status == READY_TO_SHIP:
                 at = rules.shipping_deadline(order.created_at, self.settings.self_shipping_deadline_days)
                 return at, "must ship (In Delivery) by the marketplace deadline"

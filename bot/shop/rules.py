@@ -1,18 +1,20 @@
 """The marketplace's business rules, as pure functions of plain values.
 
-Deadlines, lateness, cancellation and return eligibility, auto-approval and
-after-sales handling time. No database, no clock: callers pass `now`.
+Deadlines, lateness, what a buyer may still change, return eligibility and
+approval rounds, auto-approval and after-sales handling time. No database, no
+clock: callers pass `now`. The values they speak of are in vocabulary.py.
 """
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Optional, Sequence, Tuple
+
+from bot.shop.vocabulary import DECIDED_BY_PLATFORM, DECIDED_BY_SELLER_RULE, PENDING_PAYMENT, READY_TO_SHIP, REJECTED
 
 # Lateness of a self-shipped order against its shipping deadline.
 ON_TIME, AT_RISK, LATE, SHIPPED_ON_TIME, SHIPPED_LATE = "on_time", "at_risk", "late", "shipped_on_time", "shipped_late"
 
 NOT_DELIVERED, WINDOW_CLOSED, ELIGIBLE = "not_delivered", "window_closed", "eligible"
-
-RETURN_REASONS = ("damaged", "wrong_item", "not_as_described", "missing_parts", "size_fit", "changed_mind", "other")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,20 @@ def late_delivery_rate(lateness_values: Iterable[str]) -> float:
     return sum(value != SHIPPED_ON_TIME for value in due) / len(due)
 
 
+# Until an order ships, the buyer may still cancel it and send it elsewhere.
+_NOT_SHIPPED = (PENDING_PAYMENT, READY_TO_SHIP)
+
+
+def buyer_may_cancel(status: str) -> bool:
+    """Whether the buyer may cancel an order in this status (or ask the seller to): until it ships."""
+    return status in _NOT_SHIPPED
+
+
+def buyer_may_change_address(status: str) -> bool:
+    """Whether the buyer may ask for the order to go to another address: until it ships."""
+    return status in _NOT_SHIPPED
+
+
 def return_eligibility(delivered_at: Optional[datetime], now: datetime, window_days: int) -> Tuple[str, Optional[datetime]]:
     """(ELIGIBLE | NOT_DELIVERED | WINDOW_CLOSED, end of the return window)."""
     if delivered_at is None:
@@ -79,6 +95,22 @@ def seller_auto_approves(
     )
 
 
+# An after-sales request is decided in at most two rounds: the buyer may dispute a rejection once.
+MAX_APPROVAL_ROUNDS = 2
+
+
+def may_reopen_return(status: str, round_number: int) -> bool:
+    """Whether the buyer may dispute an after-sales request in this status and round: only a
+    rejection, and only before the last round."""
+    return status == REJECTED and round_number < MAX_APPROVAL_ROUNDS
+
+
+def round_requested_at(requested_at: datetime, request_times: Iterable[datetime]) -> datetime:
+    """When a request's current approval round started: the buyer's latest request in its
+    history (a dispute starts the next round), or `requested_at` when the history has none."""
+    return max(request_times, default=requested_at)
+
+
 def platform_auto_approval_at(ready_to_ship_at: Optional[datetime], requested_at: datetime, hours: int) -> datetime:
     """When the marketplace approves an unanswered refund request by itself.
 
@@ -95,7 +127,7 @@ class DecisionRound:
 
     requested_at: datetime
     decided_at: Optional[datetime]
-    decided_by: Optional[str]  # "seller", "seller_rule", "platform" or None (undecided)
+    decided_by: Optional[str]  # one of vocabulary.DECIDERS, or None (undecided)
 
 
 SELLER_RULE_MINUTES = 1.0
@@ -113,18 +145,17 @@ def handling_time_minutes(requests: Iterable[Tuple[DecisionRound, ...]], now: da
     since = now - timedelta(days=days)
     totals = []
     for rounds in requests:
-        rounds = rounds[:2]
-        if not rounds or rounds[0].requested_at < since or any(r.decided_by == "platform" for r in rounds):
+        rounds = rounds[:MAX_APPROVAL_ROUNDS]
+        if not rounds or rounds[0].requested_at < since or any(r.decided_by == DECIDED_BY_PLATFORM for r in rounds):
             continue
         decided = [r for r in rounds if r.decided_at is not None]
         if not decided:
             continue
-        totals.append(
-            sum(
-                SELLER_RULE_MINUTES if r.decided_by == "seller_rule" else (r.decided_at - r.requested_at).total_seconds() / 60
-                for r in decided
-            )
-        )
+        totals.append(sum(
+            SELLER_RULE_MINUTES if r.decided_by == DECIDED_BY_SELLER_RULE
+            else (r.decided_at - r.requested_at).total_seconds() / 60
+            for r in decided
+        ))
     return sum(totals) / len(totals) if totals else None
 
 
@@ -180,3 +211,14 @@ def verification_delay(outcomes: Sequence[bool], limits: VerificationLimits) -> 
     if in_a_row == 0:
         return 0.0
     return min(limits.base_delay_seconds * 2 ** (in_a_row - 1), limits.max_delay_seconds)
+
+
+def may_use_conversation(
+    bound_key_hash: str, key_presented: bool, started_from: str, presented_key_hash: Optional[str], address: str
+) -> bool:
+    """Whether a request may read or write a storefront conversation: it shows the key of the
+    browser that started it; or that browser never showed its key (a client that keeps no
+    cookies) and the request comes from the address the conversation started from."""
+    if presented_key_hash is not None:
+        return hmac.compare_digest(presented_key_hash, bound_key_hash)
+    return not key_presented and address == started_from

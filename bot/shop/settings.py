@@ -1,20 +1,28 @@
-"""The seller's rules from shop.yml, validated into a frozen ShopSettings."""
-import os
-import tempfile
+"""The seller's rules from shop.yml, validated into a frozen ShopSettings.
+
+`load_settings` reads and validates the file once; a running process reads it through a
+`SettingsFile`, which re-reads it when it changes and keeps the last valid version when a
+seller's edit breaks it. `SettingsFile.write` changes one setting.
+"""
+import io
+import logging
 from dataclasses import dataclass
-from typing import Tuple
 from pathlib import Path
+from typing import Optional, Tuple
 
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from bot.files import write_atomically
 from bot.shop.hours import WorkingHours, WorkingHoursError, parse_working_hours
-from bot.shop.rules import RETURN_REASONS, AutoApprovalRule
+from bot.shop.rules import AutoApprovalRule
+from bot.shop.vocabulary import BUYER_CANCELLATION_MODES, CANCEL_ON_REQUEST, RETURN_REASONS
 
-BUYER_CANCELLATION_MODES = ("request", "instant")
 DEFAULT_CHAT_WELCOME = "Hi! I'm the shop's assistant. Ask me anything, or pick a question below."
 MAX_CHAT_WELCOME_LENGTH = 1000
+
+log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -74,7 +82,7 @@ class ShopSettings:
     self_shipping_deadline_days: int = 12
     at_risk_days: int = 3
     return_window_days: int = 15
-    buyer_cancellation: str = "request"
+    buyer_cancellation: str = CANCEL_ON_REQUEST
     platform_auto_approval_hours: int = 24
     return_auto_approval: AutoApprovalRule = AutoApprovalRule()
     # The first message of every conversation, above the welcome FAQs' buttons.
@@ -97,7 +105,7 @@ def load_settings(path: Path) -> ShopSettings:
         raise SettingsError(f"{path}: cannot read shop settings: {error}") from error
     if not isinstance(document, dict) or not document.get("shop"):
         raise SettingsError(f"{path}: expected a mapping with at least `shop` (the shop's slug)")
-    cancellation = document.get("buyer_cancellation", "request")
+    cancellation = document.get("buyer_cancellation", CANCEL_ON_REQUEST)
     if cancellation not in BUYER_CANCELLATION_MODES:
         raise SettingsError(f"{path}: `buyer_cancellation` must be one of {BUYER_CANCELLATION_MODES}")
     rule = document.get("return_auto_approval") or {}
@@ -136,21 +144,57 @@ def load_settings(path: Path) -> ShopSettings:
     )
 
 
-def write_setting(path: Path, key: str, value: object) -> None:
-    """Change one top-level setting of shop.yml, keeping the seller's comments and layout.
+class SettingsFile:
+    """shop.yml as a running process sees it: `current()` re-reads the file only when it has
+    changed (another inode, modification time or size), so a seller's edit applies at the next
+    message. A change that does not validate is logged and ignored: the last valid settings stay
+    in service until the file is fixed. SettingsError only if no valid version was ever read."""
 
-    The result is validated before it replaces the file (atomically), so a bad value
-    is refused and the settings in service stay as they were.
-    """
-    yaml_round_trip = YAML()  # ruamel keeps comments, order and quoting
-    path = Path(path)
-    document = yaml_round_trip.load(path.read_text(encoding="utf-8"))
-    document[key] = LiteralScalarString(value) if isinstance(value, str) and "\n" in value else value
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        yaml_round_trip.dump(document, handle)
-    try:
-        load_settings(Path(handle.name))
-    except SettingsError as error:
-        os.unlink(handle.name)
-        raise SettingsError(str(error).replace(handle.name, str(path))) from error
-    os.replace(handle.name, path)
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._stamp: Optional[Tuple[int, int, int]] = None
+        self._settings: Optional[ShopSettings] = None
+
+    def _current_stamp(self) -> Optional[Tuple[int, int, int]]:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None  # gone: load_settings says why
+        # The inode too: every write replaces the file (a new inode), even within one tick of the
+        # file system's clock and at the same size.
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+    def current(self) -> ShopSettings:
+        stamp = self._current_stamp()
+        if self._settings is not None and stamp == self._stamp:
+            return self._settings
+        try:
+            self._settings = load_settings(self.path)
+        except SettingsError as error:
+            if self._settings is None:
+                raise
+            log.error("%s; keeping the last valid settings until it is fixed", error)
+        self._stamp = stamp
+        return self._settings
+
+    def write(self, key: str, value: object) -> None:
+        """Change one top-level setting, keeping the seller's comments and layout.
+
+        The result is validated before it replaces the file (atomically), so a bad value
+        is refused (SettingsError) and the settings in service stay as they were. The next
+        `current()` reads the new file.
+        """
+        yaml_round_trip = YAML()  # ruamel keeps comments, order and quoting
+        document = yaml_round_trip.load(self.path.read_text(encoding="utf-8"))
+        document[key] = LiteralScalarString(value) if isinstance(value, str) and "\n" in value else value
+        text = io.StringIO()
+        yaml_round_trip.dump(document, text)
+
+        def validate(written: Path) -> None:
+            try:
+                load_settings(written)
+            except SettingsError as error:
+                raise SettingsError(str(error).replace(str(written), str(self.path))) from error
+
+        write_atomically(self.path, text.getvalue(), check=validate)
+        self._stamp = None

@@ -11,6 +11,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
+from bot.rasa import events as tracker_events
 from bot.shop import rules
 from bot.shop.db import CLAIMED, RESOLVED, WAITING, StaffUser, Ticket, transaction, utcnow
 from bot.errors import Conflict, NotFound
@@ -33,9 +34,9 @@ def transcript(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The conversation's messages from Rasa tracker events: who said what, when."""
     messages = []
     for event in events:
-        if event.get("event") == "user" and event.get("text") and event["text"] != "/session_start":
+        if tracker_events.is_shopper_message(event):
             messages.append({"from": "shopper", "text": event["text"], "at": event.get("timestamp")})
-        elif event.get("event") == "bot" and (event.get("text") or (event.get("data") or {}).get("buttons")):
+        elif tracker_events.is_bot(event) and (event.get("text") or (event.get("data") or {}).get("buttons")):
             agent = (event.get("metadata") or {}).get("agent")
             buttons = [b.get("title") for b in (event.get("data") or {}).get("buttons") or []]
             messages.append({
@@ -47,7 +48,7 @@ def transcript(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def summarize(events: List[Dict[str, Any]], slots: Dict[str, Any]) -> Dict[str, Any]:
     """What an agent needs at a glance: shopper, verified order, intent, the bot's answers, the last messages."""
-    user_events = [e for e in events if e.get("event") == "user" and e.get("text") != "/session_start"]
+    user_events = [e for e in events if tracker_events.is_shopper_message(e)]
     latest = (user_events[-1].get("parse_data") or {}) if user_events else {}
     intent = latest.get("intent") or {}
     signed_in = ((user_events[-1].get("metadata") or {}) if user_events else {}).get("customer_id")

@@ -4,30 +4,29 @@ from typing import Dict
 from aiohttp import web
 
 from bot.shop import db
-from bot.rasa.client import parse_message
 from bot.shop.db import SELLER, transaction, utcnow
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.faq.store import CATEGORIES, Faq, faq_version, text_version
 from bot.faq.editor import FaqEditor, faq_from_form
 from bot.shop.hours import BOT_MODES, WEEKDAYS, WorkingHours, describe_opening, format_intervals, is_open, next_opening
 from bot.rasa.recommendations import faq_ranking
-from bot.rasa.responses import render as render_response
-from bot.shop.settings import SettingsError, load_settings, write_setting
+from bot.rasa.responses import fill_response
+from bot.shop.settings import SettingsError
 from bot.web.auth import staff_user
-from bot.web.resources import shop_id
+from bot.web.resources import CONFIG, FAQ_STORE, RASA, RESPONSES, SHOP, TRAINER
 from bot.web.templating import render
 
 
 def _editor(request: web.Request) -> FaqEditor:
-    config = request.app["config"]
-    return FaqEditor(config.faq_dir, config.shop_settings_file, request.app["db"], shop_id(request.app))
+    return FaqEditor(request.app[CONFIG].faq_dir, request.app[SHOP])
 
 
-def _after_edit(request: web.Request, results, notice: str) -> web.Response:
+def _after_edit(request: web.Request, results, notice: str) -> web.HTTPSeeOther:
+    """The redirect to the FAQ list with `notice`, for the view to raise; a retrain first if an edit needs one."""
     if any(result.retrain for result in results):
-        request.app["trainer"].request()
+        request.app[TRAINER].request()
         notice += " The bot is being retrained to understand it; the answer text is live already."
-    raise web.HTTPSeeOther(request.app.router["admin"].url_for().with_query(notice=notice))
+    return web.HTTPSeeOther(request.app.router["admin"].url_for().with_query(notice=notice))
 
 
 async def faq_list(request: web.Request, error: str = "", status: int = 200, tried: Dict = None) -> web.Response:
@@ -40,7 +39,7 @@ async def faq_list(request: web.Request, error: str = "", status: int = 200, tri
         request, "admin_faqs.html", status=status, faqs=faqs, versions={faq.id: faq_version(faq) for faq in faqs},
         query=query, category=category, categories=CATEGORIES, notice=request.query.get("notice", ""), error=error,
         welcome_text=welcome_text, welcome_version=text_version(welcome_text),
-        training=request.app["trainer"].status, tried=tried,
+        training=request.app[TRAINER].status, tried=tried,
     )
 
 
@@ -84,7 +83,7 @@ async def save_faq(request: web.Request) -> web.Response:
             request, "admin_faq_form.html", status=status, is_new=is_new, form=fields,
             version=form.get("version", ""), categories=CATEGORIES, error=str(error),
         )
-    return _after_edit(request, [result], f"FAQ {faq_id} saved.")
+    raise _after_edit(request, [result], f"FAQ {faq_id} saved.")
 
 
 async def set_faq_enabled(request: web.Request) -> web.Response:
@@ -93,7 +92,7 @@ async def set_faq_enabled(request: web.Request) -> web.Response:
     enabled = form.get("enabled") == "on"
     faq_id = request.match_info["faq_id"]
     result = _editor(request).set_enabled(faq_id, enabled, str(form.get("version", "")), user.username)
-    return _after_edit(request, [result], f"FAQ {faq_id} {'enabled' if enabled else 'disabled'}.")
+    raise _after_edit(request, [result], f"FAQ {faq_id} {'enabled' if enabled else 'disabled'}.")
 
 
 async def delete_faq(request: web.Request) -> web.Response:
@@ -101,21 +100,21 @@ async def delete_faq(request: web.Request) -> web.Response:
     form = await request.post()
     faq_id = request.match_info["faq_id"]
     result = _editor(request).delete(faq_id, str(form.get("version", "")), user.username)
-    return _after_edit(request, [result], f"FAQ {faq_id} deleted; the history can bring it back.")
+    raise _after_edit(request, [result], f"FAQ {faq_id} deleted; the history can bring it back.")
 
 
 async def save_welcome_text(request: web.Request) -> web.Response:
     user = await staff_user(request, SELLER)
     form = await request.post()
     _editor(request).set_chat_welcome(str(form.get("text", "")), str(form.get("version", "")), user.username)
-    return _after_edit(request, [], "Welcome text saved; new conversations start with it.")
+    raise _after_edit(request, [], "Welcome text saved; new conversations start with it.")
 
 
 async def save_welcome_faqs(request: web.Request) -> web.Response:
     user = await staff_user(request, SELLER)
     form = await request.post()
     results = _editor(request).set_welcome([str(value) for value in form.getall("welcome", [])], user.username)
-    return _after_edit(request, results, "Welcome buttons saved.")
+    raise _after_edit(request, results, "Welcome buttons saved.")
 
 
 async def history(request: web.Request) -> web.Response:
@@ -131,7 +130,7 @@ async def revert(request: web.Request) -> web.Response:
     revision_id = int(request.match_info["revision_id"])
     result = _editor(request).revert(revision_id, user.username)
     if result.retrain:
-        request.app["trainer"].request()
+        request.app[TRAINER].request()
     raise web.HTTPSeeOther(request.app.router["history"].url_for().with_query(notice=f"Revision {revision_id} reverted."))
 
 
@@ -139,13 +138,13 @@ async def try_question(request: web.Request) -> web.Response:
     await staff_user(request, SELLER)
     question = request.query.get("q", "")
     app = request.app
-    parse = await parse_message(app["rasa"], app["config"].rasa_token, question)
-    matches = faq_ranking(parse, app["faq_store"])[:3]
+    parse = await app[RASA].parse(question)
+    matches = faq_ranking(parse, app[FAQ_STORE])[:3]
     intent = parse.get("intent") or {}
     if intent.get("name") == "faq" and matches:
         answer = matches[0][0].answer
     elif intent.get("name") == "nlu_fallback":
-        answer = render_response(app["responses"], "utter_not_sure", {})
+        answer = fill_response(app[RESPONSES], "utter_not_sure", {})
     else:
         answer = f"(the {intent.get('name')} conversation flow, not a FAQ)"
     tried = {
@@ -157,16 +156,18 @@ async def try_question(request: web.Request) -> web.Response:
 
 async def unanswered(request: web.Request) -> web.Response:
     await staff_user(request, SELLER)
-    with request.app["db"]() as session:
-        messages = db.unanswered_messages(session, shop_id(request.app))
+    shop = request.app[SHOP]
+    with shop.sessions() as session:
+        messages = db.unanswered_messages(session, shop.shop_id)
     return render(request, "admin_unanswered.html", messages=messages)
 
 
 async def dismiss_unanswered(request: web.Request) -> web.Response:
     await staff_user(request, SELLER)
-    with transaction(request.app["db"]) as session:
+    shop = request.app[SHOP]
+    with transaction(shop.sessions) as session:
         message = session.get(db.UnansweredMessage, int(request.match_info["message_id"]))
-        if message is None or message.shop_id != shop_id(request.app):
+        if message is None or message.shop_id != shop.shop_id:
             raise NotFound("There is no such message.")
         message.dismissed = True
     raise web.HTTPSeeOther("/admin/unanswered")
@@ -174,7 +175,7 @@ async def dismiss_unanswered(request: web.Request) -> web.Response:
 
 async def training_status(request: web.Request) -> web.Response:
     await staff_user(request, SELLER)
-    return web.json_response(request.app["trainer"].status.as_json())
+    return web.json_response(request.app[TRAINER].status.as_json())
 
 
 def _hours_fields(hours: WorkingHours) -> Dict:
@@ -215,7 +216,7 @@ def _hours_document(form) -> Dict:
 
 async def working_hours(request: web.Request, fields: Dict = None, error: str = "", status: int = 200) -> web.Response:
     await staff_user(request, SELLER)
-    hours = load_settings(request.app["config"].shop_settings_file).working_hours
+    hours = request.app[SHOP].settings.working_hours
     now = utcnow()
     opening = next_opening(hours, now)
     return render(
@@ -229,7 +230,7 @@ async def save_working_hours(request: web.Request) -> web.Response:
     await staff_user(request, SELLER)
     form = await request.post()
     try:
-        write_setting(request.app["config"].shop_settings_file, "working_hours", _hours_document(form))
+        request.app[SHOP].settings_file.write("working_hours", _hours_document(form))
     except (InvalidInput, SettingsError) as error:
         return await working_hours(request, fields=dict(form), error=f"Not saved: {error}", status=400)
     raise web.HTTPSeeOther(request.app.router["hours"].url_for().with_query(notice="Working hours saved; they apply at once."))

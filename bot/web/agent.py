@@ -4,14 +4,13 @@ import json
 
 from aiohttp import web
 
-from bot.rasa.client import conversation
+from bot.rasa import events as tracker_events
 from bot.shop.db import AGENT, utcnow
 from bot.shop.tickets import ticket_json, transcript
 from bot.shop.orders import OrderDesk
 from bot.rasa.recommendations import order_answer, question_to_answer, recommend
-from bot.shop.settings import load_settings
 from bot.web.auth import staff_user
-from bot.web.resources import gateway
+from bot.web.resources import FAQ_STORE, RASA, RESPONSES, SHOP, gateway
 from bot.web.templating import render
 from bot.web.views import json_body
 
@@ -37,17 +36,17 @@ async def ticket(request: web.Request) -> web.Response:
     await staff_user(request, AGENT)
     app = request.app
     ticket = gateway(app).tickets.get(int(request.match_info["ticket_id"]))
-    tracker = await conversation(app["rasa"], app["config"].rasa_token, ticket.sender_id)
+    tracker = await app[RASA].tracker(ticket.sender_id)
     events = tracker.get("events") or []
     question = question_to_answer(tracker)
     suggestions = []
     if question is not None:
-        desk = OrderDesk(app["db"], load_settings(app["config"].shop_settings_file))
-        answer = order_answer(desk, app["responses"], tracker.get("slots") or {})
-        suggestions = [s.as_json() for s in recommend(question, app["faq_store"], answer)]
+        desk = OrderDesk(app[SHOP])
+        answer = order_answer(desk, app[RESPONSES], tracker.get("slots") or {})
+        suggestions = [s.as_json() for s in recommend(question, app[FAQ_STORE], answer)]
     return web.json_response({
         **ticket_json(ticket, utcnow()), "transcript": transcript(events), "suggestions": suggestions,
-        "conversation_exists": any(e.get("event") == "user" for e in events),
+        "conversation_exists": any(tracker_events.is_user(e) for e in events),
     })
 
 

@@ -3,7 +3,7 @@ from aiohttp import web
 
 from bot.config import Config
 from bot.web.middleware import error_middleware
-from bot.web.resources import bot_content_ctx, database_ctx, limits_ctx, overdue_answers_ctx, rasa_client_ctx
+from bot.web.resources import CONFIG, bot_content_ctx, limits_ctx, overdue_answers_ctx, rasa_client_ctx, shop_ctx
 from bot.web.routes import setup_routes
 
 MAX_REQUEST_BYTES = 64 * 1024
@@ -11,7 +11,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_REQUEST_BYTES)
-    app["config"] = config
-    app.cleanup_ctx.extend([database_ctx, rasa_client_ctx, bot_content_ctx, limits_ctx, overdue_answers_ctx])
+    app[CONFIG] = config
+    app.cleanup_ctx.extend([shop_ctx, rasa_client_ctx, bot_content_ctx, limits_ctx, overdue_answers_ctx])
     setup_routes(app)
     return app

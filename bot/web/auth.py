@@ -13,7 +13,7 @@ from bot.shop import accounts
 from bot.shop.db import LoginSession, StaffUser
 from bot.errors import Forbidden, NotAuthenticated
 from bot.web.limits import refuse_if_limited
-from bot.web.resources import client_address, web_limits
+from bot.web.resources import LIMITS, SHOP, client_address
 from bot.web.templating import render
 
 SESSION_COOKIE = "shop_staff_session"
@@ -23,7 +23,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 def current_login(request: web.Request) -> Optional[LoginSession]:
     if "login" not in request:
-        request["login"] = accounts.session_of(request.app["db"], request.cookies.get(SESSION_COOKIE, ""))
+        request["login"] = accounts.session_of(request.app[SHOP].sessions, request.cookies.get(SESSION_COOKIE, ""))
     return request["login"]
 
 
@@ -52,29 +52,29 @@ async def login_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     username = str(form.get("username", ""))
-    limits = web_limits(request.app)
+    limits = request.app[LIMITS]
     # Failed logins count per username and per address; at the limit, no password is even checked.
     failures = [(limits.login_failures_per_username, username[:200]), (limits.login_failures_per_address, client_address(request))]
     refuse_if_limited(failures, "Too many failed logins. Please wait {minutes} minutes and try again.")
-    token = accounts.log_in(request.app["db"], username, str(form.get("password", "")))
+    token = accounts.log_in(request.app[SHOP].sessions, username, str(form.get("password", "")))
     if token is None:
         for limit, key in failures:
             limit.record(key)
         return render(request, "login.html", next=form.get("next", ""), error="Wrong username or password.", status=401)
-    role = accounts.session_of(request.app["db"], token).user.role
-    response = web.HTTPSeeOther(_safe_next(str(form.get("next", "")), role))
-    response.set_cookie(
+    role = accounts.session_of(request.app[SHOP].sessions, token).user.role
+    redirect = web.HTTPSeeOther(_safe_next(str(form.get("next", "")), role))
+    redirect.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/", max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
     )
-    return response
+    raise redirect
 
 
 async def logout(request: web.Request) -> web.Response:
     await staff_user(request)
-    accounts.log_out(request.app["db"], request.cookies[SESSION_COOKIE])
-    response = web.HTTPSeeOther("/login")
-    response.del_cookie(SESSION_COOKIE, path="/")
-    return response
+    accounts.log_out(request.app[SHOP].sessions, request.cookies[SESSION_COOKIE])
+    redirect = web.HTTPSeeOther("/login")
+    redirect.del_cookie(SESSION_COOKIE, path="/")
+    raise redirect
 
 
 async def me(request: web.Request) -> web.Response:

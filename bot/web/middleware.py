@@ -9,6 +9,7 @@ from bot.errors import (
     Conflict, DomainError, Forbidden, InvalidInput, NotAuthenticated, NotFound, ServiceUnavailable, TooManyRequests,
     UnsupportedMediaType,
 )
+from bot.shop.settings import SettingsError
 from bot.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ async def error_middleware(request: web.Request, handler):
         if isinstance(error, TooManyRequests):
             response.headers["Retry-After"] = str(math.ceil(error.retry_after))
         return response
+    except SettingsError:  # shop.yml was never valid since the service started (else the last valid one serves)
+        log.exception("invalid shop settings on %s %s", request.method, request.path)
+        return _error_response(request, 503, "The shop's settings (shop.yml) are invalid; the seller has been told in the logs.")
     except SQLAlchemyError:
         log.exception("database error on %s %s", request.method, request.path)
         return _error_response(request, 503, "The shop's database is not reachable right now; please try again shortly.")

@@ -1,58 +1,58 @@
-"""What the web service opens at start and closes at shutdown (`app.cleanup_ctx`)."""
+"""What the web service opens at start and closes at shutdown (`app.cleanup_ctx`), each under
+its typed key: views read `request.app[SHOP]`, `request.app[RASA]`, ..."""
 import asyncio
 import logging
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Dict, List
 
-import aiohttp
 from aiohttp import web
 
-from bot.shop import db
-from bot.errors import ServiceUnavailable
+from bot.config import Config
 from bot.faq.store import FaqStore
+from bot.rasa.client import RasaClient
 from bot.rasa.gateway import Gateway
+from bot.rasa.responses import load_responses
+from bot.rasa.retrainer import ModelTrainer
+from bot.shop.context import ShopContext
 from bot.shop.tickets import TicketDesk
 from bot.web.limits import WebLimits
-from bot.rasa.responses import load_responses
-from bot.shop.settings import load_settings
-from bot.rasa.retrainer import ModelTrainer
 
 log = logging.getLogger(__name__)
 OVERDUE_CHECK_SECONDS = 2
 
+CONFIG = web.AppKey("config", Config)
+SHOP = web.AppKey("shop", ShopContext)  # shop.yml, the database sessions, the shop's id
+RASA = web.AppKey("rasa", RasaClient)
+FAQ_STORE = web.AppKey("faq_store", FaqStore)  # the FAQs in service
+RESPONSES = web.AppKey("responses", Dict[str, List[Dict[str, Any]]])  # the bot's wording (domain.yml)
+TRAINER = web.AppKey("trainer", ModelTrainer)
+LIMITS = web.AppKey("limits", WebLimits)  # the rate limits' counts, kept in this process's memory
 
-async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    engine = db.make_engine(app["config"].database_url)
-    app["db"] = db.make_session_factory(engine)
-    yield
-    engine.dispose()
+
+async def shop_ctx(app: web.Application) -> AsyncIterator[None]:
+    with ShopContext(app[CONFIG]) as shop:
+        app[SHOP] = shop
+        yield
 
 
 async def rasa_client_ctx(app: web.Application) -> AsyncIterator[None]:
-    # Generous: while a retrained model is swapped in, Rasa holds messages until it is loaded (~30 s).
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(base_url=app["config"].rasa_url, timeout=timeout) as session:
-        app["rasa"] = session
+    async with RasaClient.connect(app[CONFIG].rasa_url, app[CONFIG].rasa_token) as rasa:
+        app[RASA] = rasa
         yield
 
 
 async def bot_content_ctx(app: web.Application) -> AsyncIterator[None]:
     """The FAQs in service, the bot's wording, and the background retrainer."""
-    config = app["config"]
-    app["faq_store"] = FaqStore(config.faq_dir)
-    app["responses"] = load_responses(config.project_dir / "domain.yml")
-    app["trainer"] = ModelTrainer(config, app["rasa"])
+    config = app[CONFIG]
+    app[FAQ_STORE] = FaqStore(config.faq_dir)
+    app[RESPONSES] = load_responses(config.project_dir / "domain.yml")
+    app[TRAINER] = ModelTrainer(config, app[RASA])
     yield
-    await app["trainer"].close()
+    await app[TRAINER].close()
 
 
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The rate limits' counts, kept in this process's memory."""
-    app["limits"] = WebLimits.from_config(app["config"])
+    app[LIMITS] = WebLimits.from_config(app[CONFIG])
     yield
-
-
-def web_limits(app: web.Application) -> WebLimits:
-    return app["limits"]
 
 
 def client_address(request: web.Request) -> str:
@@ -61,9 +61,10 @@ def client_address(request: web.Request) -> str:
 
 
 def gateway(app: web.Application) -> Gateway:
-    """The shopper/agent message routing over this app's resources."""
-    tickets = TicketDesk(app["db"], shop_id(app))
-    return Gateway(app["config"], app["rasa"], tickets, app["db"], app["responses"])
+    """The shopper/agent message routing over this app's resources. The shop's id is the
+    context's (looked up once): without the shop or its database, nothing reaches Rasa."""
+    shop = app[SHOP]
+    return Gateway(shop, app[RASA], TicketDesk(shop.sessions, shop.shop_id), app[RESPONSES])
 
 
 async def overdue_answers_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -81,13 +82,3 @@ async def overdue_answers_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-def shop_id(app: web.Application) -> int:
-    """The database id of the shop that shop.yml names."""
-    slug = load_settings(app["config"].shop_settings_file).shop
-    with app["db"]() as session:
-        shop = db.get_shop(session, slug)
-    if shop is None:
-        raise ServiceUnavailable(f"The shop {slug!r} is not in the database; run `make setup`.")
-    return shop.id

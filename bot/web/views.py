@@ -7,14 +7,13 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.rasa.client import clean_text, conversation, parse_message, rasa_is_up, validate_message, validate_sender
+from bot.rasa.client import clean_text, validate_message, validate_sender
 from bot.errors import InvalidInput, NotFound, ServiceUnavailable, UnsupportedMediaType
 from bot.web.limits import admit
 from bot.shop.orders import OrderDesk
 from bot.rasa.recommendations import order_answer, question_to_answer, recommend
-from bot.shop.settings import load_settings
 from bot.web.auth import staff_user
-from bot.web.resources import client_address, gateway, web_limits
+from bot.web.resources import FAQ_STORE, LIMITS, RASA, RESPONSES, SHOP, client_address, gateway
 
 STATIC_DIR = Path(__file__).parent / "static"
 SLOW_DOWN = "You're sending messages faster than we can answer them. Please wait {seconds} seconds, then send yours again."
@@ -40,7 +39,7 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 
 async def chat_message(request: web.Request) -> web.Response:
     """A shopper's message: the bot's replies (none while a person answers), and a cursor for /api/chat/updates."""
-    address, limits = client_address(request), web_limits(request.app)
+    address, limits = client_address(request), request.app[LIMITS]
     admit([(limits.chat_per_address, address)], SLOW_DOWN)  # every request counts, well-formed or not
     body = await json_body(request)
     sender, text = clean_text(body.get("sender")), clean_text(body.get("message"))
@@ -70,31 +69,30 @@ async def recommendations(request: web.Request) -> web.Response:
     await staff_user(request)
     body = await json_body(request)
     app = request.app
-    rasa, token = app["rasa"], app["config"].rasa_token
     answer = None
     if "sender" in body:
-        tracker = await conversation(rasa, token, body["sender"])
+        tracker = await app[RASA].tracker(body["sender"])
         parse = question_to_answer(tracker)
         if parse is None:
             raise NotFound(f"The conversation {body['sender']!r} has no question from the shopper.")
-        desk = OrderDesk(app["db"], load_settings(app["config"].shop_settings_file))
+        desk = OrderDesk(app[SHOP])
         try:
-            answer = order_answer(desk, app["responses"], tracker.get("slots") or {})
+            answer = order_answer(desk, app[RESPONSES], tracker.get("slots") or {})
         except SQLAlchemyError as error:
             raise ServiceUnavailable("The order database is not reachable; FAQ suggestions only.") from error
     else:
-        parse = await parse_message(rasa, token, clean_text(body.get("message")))
-    suggestions = recommend(parse, app["faq_store"], answer)
+        parse = await app[RASA].parse(clean_text(body.get("message")))
+    suggestions = recommend(parse, app[FAQ_STORE], answer)
     return web.json_response({"message": parse.get("text", ""), "suggestions": [s.as_json() for s in suggestions]})
 
 
 async def health(request: web.Request) -> web.Response:
     try:
-        with request.app["db"]() as session:
+        with request.app[SHOP].sessions() as session:
             session.execute(text("SELECT 1"))
         database = "ok"
     except SQLAlchemyError:
         database = "down"
-    rasa = "ok" if await rasa_is_up(request.app["rasa"]) else "down"
+    rasa = "ok" if await request.app[RASA].is_up() else "down"
     status = 200 if database == "ok" else 503
     return web.json_response({"web": "ok", "database": database, "rasa": rasa}, status=status)

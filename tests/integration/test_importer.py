@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.shop import db, importer
+from bot.shop import db, importer, vocabulary
 from bot.shop.db import Cancellation, Customer, Order, OrderItem, Shipment, Shop, TrackingEvent
 from bot.errors import NotFound
 from bot.shop.importer import import_orders
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 GOOD_CSV = DATA / "orders_good.csv"
 GOOD_JSON = DATA / "orders_good.json"
 
@@ -92,7 +92,7 @@ def test_good_csv_is_imported_and_a_second_import_updates(request, url_fixture):
     assert _counts(sessions) == {"Customer": 3, "Order": 4, "OrderItem": 5, "Shipment": 2, "Cancellation": 1}
 
     delivered = _order(sessions, shop_id, "A-1001")
-    assert delivered.status == db.DELIVERED and delivered.logistics == db.PLATFORM_LOGISTICS
+    assert delivered.status == vocabulary.DELIVERED and delivered.logistics == vocabulary.PLATFORM_LOGISTICS
     assert delivered.created_at == _utc(2024, 5, 1, 7, 15)
     assert delivered.total_cents == 2 * 1250 + 500
     assert [(i.sku, i.name, i.quantity, i.unit_price_cents) for i in delivered.items] == [
@@ -115,7 +115,7 @@ def test_good_csv_is_imported_and_a_second_import_updates(request, url_fixture):
     assert cancelled.cancellation.cancelled_at == _utc(2024, 5, 4, 7, 0)
 
     self_shipped = _order(sessions, shop_id, "A-1003")
-    assert self_shipped.logistics == db.SELF_SHIPPING and self_shipped.shipment.delivered_at is None
+    assert self_shipped.logistics == vocabulary.SELF_SHIPPING and self_shipped.shipment.delivered_at is None
 
     pending = _order(sessions, shop_id, "A-1004")
     assert (pending.currency, pending.logistics, pending.paid_at) == ("EUR", "platform", None)
@@ -200,7 +200,7 @@ def test_reimport_keeps_a_pending_cancellation_request_and_drops_what_the_file_n
 
 HEADER = GOOD_CSV.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
 BASE_ROW = {
-    "order_number": "B-1", "created_at": "2024-07-01T10:00:00Z", "status": "ready_to_ship",
+    "order_number": "B-101", "created_at": "2024-07-01T10:00:00Z", "status": "ready_to_ship",
     "customer_id": "C-50", "customer_name": "Dana Test", "customer_email": "dana@example.com",
     "shipping_address": "1 Test Road", "item_sku": "SKU-1", "item_name": "Thing", "item_quantity": "1",
     "item_unit_price": "9.99",
@@ -224,18 +224,18 @@ def test_a_file_with_bad_rows_imports_nothing_and_reports_every_one(shop, tmp_pa
     before = _snapshot(sessions, shop_id)
     path = _write_csv(tmp_path / "orders.csv", [
         {},                                                                     # 2: good
-        {"order_number": "B-2", "customer_email": "dana at example.com"},       # 3
-        {"order_number": "B-3", "created_at": "2024-07-01T10:00:00"},           # 4: naive
-        {"order_number": "B-4", "status": "shipped"},                           # 5
-        {"order_number": "B-5", "item_quantity": "-1"},                         # 6
-        {"order_number": "B-6", "item_unit_price": "12,50"},                    # 7
-        {"order_number": "B-7", "item_unit_price": "1.999"},                    # 8
-        {"order_number": "B-8", "status": "delivered", **SHIPPED},              # 9: no delivered_at
-        {"order_number": "B-9", "status": "cancelled", "cancellation_type": "by_seller"},  # 10: no reason
-        {"item_sku": "SKU-2"},                                                  # 11: B-1's second item, good
-        {"order_number": "B-10", "status": "in_delivery"},                      # 12: no shipment
-        {"order_number": "B-11", "carrier": "DHL"},                             # 13: partial shipment
-        {"created_at": "2024-07-05T10:00:00Z"},                                 # 14: another B-1
+        {"order_number": "B-102", "customer_email": "dana at example.com"},     # 3
+        {"order_number": "B-103", "created_at": "2024-07-01T10:00:00"},         # 4: naive
+        {"order_number": "B-104", "status": "shipped"},                         # 5
+        {"order_number": "B-105", "item_quantity": "-1"},                       # 6
+        {"order_number": "B-106", "item_unit_price": "12,50"},                  # 7
+        {"order_number": "B-107", "item_unit_price": "1.999"},                  # 8
+        {"order_number": "B-108", "status": "delivered", **SHIPPED},            # 9: no delivered_at
+        {"order_number": "B-109", "status": "cancelled", "cancellation_type": "by_seller"},  # 10: no reason
+        {"item_sku": "SKU-2"},                                                  # 11: B-101's second item, good
+        {"order_number": "B-110", "status": "in_delivery"},                     # 12: no shipment
+        {"order_number": "B-111", "carrier": "DHL"},                            # 13: partial shipment
+        {"created_at": "2024-07-05T10:00:00Z"},                                 # 14: another B-101
         {"order_number": "A-1001", "customer_phone": "12-34"},                  # 15: existing order, bad phone
     ])
 
@@ -336,6 +336,36 @@ def test_json_errors_name_the_path(shop, tmp_path):
     assert _count(sessions, Order) == 0
 
 
+def test_order_numbers_shoppers_cannot_look_up_are_refused(shop, tmp_path):
+    """The chat takes no text without 3 digits for an order number ("ABC-XY"), so such an order
+    could never be asked about."""
+    sessions, shop_id = shop
+    csv_path = _write_csv(tmp_path / "orders.csv", [{}, {"order_number": "ABC-XY"}])
+    orders = json.loads(GOOD_JSON.read_text())
+    orders[1]["order_number"] = "ABC-XY"
+    json_path = tmp_path / "orders.json"
+    json_path.write_text(json.dumps(orders))
+    reason = (
+        "'ABC-XY' is not an order number shoppers can look up: use 3 to 32 letters, digits or '-', "
+        "starting with a letter or digit, with at least 3 digits, such as 100245 or A-1001"
+    )
+
+    assert str(import_orders(sessions, shop_id, csv_path)).splitlines() == [
+        f"orders.csv:3: order_number: {reason}", "orders.csv: 1 error, nothing imported",
+    ]
+    assert str(import_orders(sessions, shop_id, json_path)).splitlines() == [
+        f"orders.json: order[1].order_number: {reason}", "orders.json: 1 error, nothing imported",
+    ]
+    assert _count(sessions, Order) == 0
+
+    _write_csv(csv_path, [{}, {"order_number": "ABC-123"}])
+    orders[1]["order_number"] = "XY-200"
+    json_path.write_text(json.dumps(orders))
+    assert (import_orders(sessions, shop_id, csv_path).created, import_orders(sessions, shop_id, json_path).created) == (2, 4)
+    for typed in ("#ABC-123", "XY-200", "B-101"):  # as a shopper types them in the chat
+        assert _order(sessions, shop_id, vocabulary.normalise_order_number(typed)) is not None, typed
+
+
 # --- Files that cannot be read -----------------------------------------------------------------
 
 def _only_error(report):
@@ -431,8 +461,10 @@ def test_valid_values(column, value, expected):
 
 
 @pytest.mark.parametrize("column, value, reason", [
-    ("order_number", "#1001", "must be 3 to 32 letters, digits or '-'"),
-    ("order_number", "12", "must be 3 to 32 letters, digits or '-'"),
+    ("order_number", "#1001", "'#1001' is not an order number shoppers can look up"),
+    ("order_number", "12", "with at least 3 digits"),
+    ("order_number", "ABC-XY", "'ABC-XY' is not an order number shoppers can look up"),
+    ("order_number", "-1001", "starting with a letter or digit"),
     ("created_at", "2024-05-01", "has no time"),
     ("created_at", "yesterday", "is not an ISO 8601 date and time"),
     ("created_at", "2024-05-01T14:30:00", "has no time zone"),

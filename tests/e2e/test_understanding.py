@@ -2,14 +2,10 @@
 fixture): several questions in one message, sensitive topics in other words, Indonesian."""
 import pytest
 
-from tests.test_product import Web, texts
+from tests.e2e.shop_web import texts
 
 NOT_OUR_TOPIC = "not something I can help with"
 
-
-@pytest.fixture(scope="module")
-def web(product):
-    return Web(product[1])
 
 
 def buttons(body):

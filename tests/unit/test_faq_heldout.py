@@ -1,4 +1,4 @@
-"""The held-out FAQ phrasings (tests/faq_heldout.yml) stay complete and out of the training data."""
+"""The held-out FAQ phrasings (benchmarks/faq_heldout.yml) stay complete and out of the training data."""
 import re
 import string
 from pathlib import Path
@@ -10,7 +10,7 @@ from bot.config import Config
 from bot.faq.store import load_faqs
 
 CONFIG = Config.from_env()
-HELDOUT_FILE = Path(__file__).parent / "faq_heldout.yml"
+HELDOUT_FILE = Path(__file__).parents[2] / "benchmarks" / "faq_heldout.yml"
 MIN_PHRASINGS = 2
 # `[text](entity)` / `[text]{"entity": ...}` in Rasa examples: only `text` is what the shopper typed.
 ENTITY_ANNOTATION = re.compile(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})")

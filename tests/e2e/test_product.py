@@ -2,56 +2,11 @@
 the `product` fixture): the Chat Welcome, the admin page's live edits, answer
 recommendations, the "not sure" reply, and the human handoff with the agent console's API."""
 import re
-import time
 
-import pytest
 import requests
 import yaml
 
-from tests.conftest import PRODUCT_TOKEN, RUN_ID
-
-
-class Web:
-    """The web service over HTTP, as the storefront chat, a seller or an agent uses it."""
-
-    def __init__(self, ports):
-        self.url = f"http://127.0.0.1:{ports['WEB_PORT']}"
-
-    def chat(self, sender, message):
-        response = requests.post(f"{self.url}/api/chat", json={"sender": f"{sender}-{RUN_ID}", "message": message}, timeout=60)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def updates(self, sender, after):
-        response = requests.get(f"{self.url}/api/chat/updates", params={"sender": f"{sender}-{RUN_ID}", "after": after}, timeout=30)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def staff(self, username, password):
-        session = requests.Session()
-        response = session.post(f"{self.url}/login", data={"username": username, "password": password}, allow_redirects=False)
-        assert response.status_code == 303, response.text
-        session.headers["X-CSRF-Token"] = session.get(f"{self.url}/api/me").json()["csrf_token"]
-        return session
-
-
-@pytest.fixture(scope="module")
-def web(product):
-    return Web(product[1])
-
-
-def texts(body):
-    return " ".join(reply.get("text") or "" for reply in body["replies"])
-
-
-def wait_for(check, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"not within {seconds} s")
+from tests.e2e.shop_web import PRODUCT_TOKEN, RUN_ID, queue_ticket, texts, wait_for
 
 
 # --- issue 4: Chat Welcome, live edits, recommendations, not sure ------------------------
@@ -133,11 +88,6 @@ def test_a_message_the_model_is_unsure_about_gets_the_not_sure_reply_and_is_kept
 
 
 # --- issue 5: handoff and the agent console ----------------------------------------------
-
-def queue_ticket(agent, web, sender):
-    tickets = agent.get(f"{web.url}/api/agent/tickets").json()["tickets"]
-    return next((t for t in tickets if t["sender"] == f"{sender}-{RUN_ID}"), None)
-
 
 def test_handoff_claim_reply_resolve_and_the_bot_is_back(web):
     web.chat("human", "/session_start")

@@ -73,3 +73,22 @@ async def test_a_closed_database_is_a_clear_503(aiohttp_client, seller_files):
     response = await client.post("/api/chat", json={"sender": "s1", "message": "hi"})
     assert response.status == 503
     assert "database is not reachable" in (await response.json())["error"]
+
+
+async def test_the_agent_console_and_logout_over_http(client, seller_files):
+    from tests.integration.test_admin import log_in
+
+    await log_in(client, "agent", "demo-agent")
+    me = await (await client.get("/api/me")).json()
+    assert me["role"] == "agent"
+    assert await (await client.get("/api/agent/tickets")).json() == {"tickets": []}
+    stream = await client.get("/api/agent/stream")
+    assert await stream.content.readline() == b"event: tickets\n"
+    stream.close()
+    ticket = await client.get("/api/agent/tickets/1")
+    assert ticket.status == 404
+    suggestions = await client.post("/api/recommendations", json={"message": "hi"}, headers={"X-CSRF-Token": me["csrf_token"]})
+    assert suggestions.status == 503  # Rasa is down here
+    response = await client.post("/logout", headers={"X-CSRF-Token": me["csrf_token"]}, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/login"
+    assert (await client.get("/api/me")).status == 401

@@ -184,3 +184,18 @@ async def test_bad_working_hours_are_refused_and_nothing_changes(client, seller_
     response = await client.post("/admin/hours", data={**HOURS_FORM, "monday": "18:00-09:00", "csrf_token": csrf})
     assert response.status == 400 and "must end after it starts" in await response.text()
     assert seller_files.shop_settings_file.read_text() == before
+
+
+async def test_a_broken_shop_yml_keeps_the_last_good_settings_in_service(client, seller_files):
+    """A seller's edit that breaks shop.yml by hand is logged; the pages go on with the settings before it."""
+    from bot.shop.settings import SettingsError, load_settings
+
+    await log_in(client)
+    assert (await client.get("/admin/hours")).status == 200
+    settings_file = seller_files.shop_settings_file
+    settings_file.write_text(settings_file.read_text().replace("timezone: Europe/Berlin", "timezone: Mars/Olympus"))
+    with pytest.raises(SettingsError):
+        load_settings(settings_file)
+    response = await client.get("/admin/hours")
+    assert response.status == 200 and 'value="Europe/Berlin"' in await response.text()
+    assert (await client.get("/admin")).status == 200  # the Chat Welcome text too

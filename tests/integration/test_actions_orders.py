@@ -1,5 +1,6 @@
 """Order actions with rasa_sdk's Tracker and CollectingDispatcher on a fresh demo database.
 The showcase orders are described in the README."""
+import json
 import time
 
 import pytest
@@ -11,10 +12,12 @@ from actions.orders import (
     ActionAnswerOrderQuestion, ActionAskOrderNumber, ActionConfirmCancellation, ActionKeepOrder,
     ActionSubmitAddressChange, ValidateAddressForm, ValidateOrderLookupForm,
 )
-from actions.returns import ActionSubmitReturn, ValidateReturnForm
-from bot.shop import db
+from actions.returns import KIND_WORDS, REASON_WORDS, ActionSubmitReturn, ValidateReturnForm
+from bot.config import Config
+from bot.rasa.responses import load_responses
+from bot.shop import db, rules, vocabulary
 from bot.shop.demo import DEMO_IDENTITY_SECRET
-from bot.shop.identity import sign_identity
+from bot.shop.identity import signed_identity
 
 pytestmark = pytest.mark.usefixtures("demo_shop")
 
@@ -38,8 +41,7 @@ AFTER_CANCEL_QUESTION = [
 
 
 def signed(customer_id, expires_in=3600):
-    expires = int(time.time()) + expires_in
-    return {"customer_id": customer_id, "expires": expires, "signature": sign_identity(DEMO_IDENTITY_SECRET, customer_id, expires)}
+    return signed_identity(DEMO_IDENTITY_SECRET, customer_id, int(time.time()) + expires_in)
 
 
 async def answer(number, topic):
@@ -320,11 +322,45 @@ def test_return_reason_choices(text, reason):
     assert ValidateReturnForm().validate_return_reason(text, CollectingDispatcher(), tracker(), {}) == {"return_reason": reason}
 
 
+# --- the vocabulary, the words and domain.yml agree ------------------------------------------
+
+def test_every_return_choice_has_words_and_a_display_text():
+    assert set(KIND_WORDS) == set(vocabulary.AFTER_SALES_KINDS) == set(vocabulary.KIND_TEXT)
+    assert set(REASON_WORDS) == set(vocabulary.RETURN_REASONS) == set(vocabulary.REASON_TEXT)
+    assert set(vocabulary.STATUS_TEXT) == set(vocabulary.ORDER_STATUSES)
+
+
+def test_domain_has_a_response_for_every_value_the_desk_names():
+    responses = load_responses(Config.from_env().project_dir / "domain.yml")
+    named = (
+        [f"utter_order_status_{status}" for status in vocabulary.ORDER_STATUSES]
+        + [f"utter_cancellation_reason_{type_}" for type_ in vocabulary.CANCELLATION_TYPES]
+        + [f"utter_after_sales_{status}" for status in vocabulary.AFTER_SALES_STATUSES + (vocabulary.PLATFORM_APPROVED,)]
+        + [f"utter_tracking_parcel_{problem}" for problem in vocabulary.PARCEL_PROBLEMS]
+        + [
+            f"utter_cannot_change_address_{status}"
+            for status in vocabulary.ORDER_STATUSES if not rules.buyer_may_change_address(status)
+        ]
+    )
+    assert [name for name in named if name not in responses] == []
+
+
+@pytest.mark.parametrize(
+    "response, slot, texts",
+    [("utter_ask_return_kind", "return_kind", vocabulary.KIND_TEXT), ("utter_ask_return_reason", "return_reason", vocabulary.REASON_TEXT)],
+)
+def test_the_return_forms_buttons_carry_vocabulary_values_under_their_display_texts(response, slot, texts):
+    buttons = load_responses(Config.from_env().project_dir / "domain.yml")[response][0]["buttons"]
+    for button in buttons:
+        value = json.loads(button["payload"].removeprefix("/inform"))[slot]
+        assert button["title"].lower().startswith(texts[value]), button
+
+
 async def test_closed_database_gets_a_clear_reply(monkeypatch):
     from actions import desk
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
-    desk.database_sessions.cache_clear()
+    desk.close_shop_context()  # the next action opens the shop from the environment above
     dispatcher = CollectingDispatcher()
     await ActionAnswerOrderQuestion().run(dispatcher, tracker({"verified_order": "100004", "order_topic": "order_status"}), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_orders_unavailable"]

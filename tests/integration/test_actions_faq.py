@@ -1,9 +1,12 @@
 """The FAQ actions with rasa_sdk's Tracker and CollectingDispatcher, on FAQ files in a
 temporary folder (and the demo database where the action records something)."""
+import shutil
+
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import ActionAnswerFaq, ActionNotSure, ActionSessionStart
+from bot.config import Config
 from bot.shop import db
 from bot.faq.store import FaqStore
 
@@ -117,3 +120,14 @@ async def test_the_welcome_is_not_repeated_when_the_chat_page_starts_a_brand_new
     events.append({"event": "user", "text": "hello", "parse_data": {"intent": {"name": "greet"}}})
     messages, _ = await run(ActionSessionStart(store_in(tmp_path)), tracker_for([], events=events))
     assert len(messages) == 1
+
+
+async def test_a_broken_shop_yml_keeps_the_last_good_welcome(tmp_path, demo_shop, monkeypatch):
+    settings_file = tmp_path / "settings" / "shop.yml"  # out of the FAQ folder
+    settings_file.parent.mkdir()
+    shutil.copy(Config.from_env().shop_settings_file, settings_file)
+    monkeypatch.setenv("SHOP_SETTINGS", str(settings_file))  # read when the action server's context opens
+    first, _ = await run(ActionSessionStart(store_in(tmp_path)), tracker_for([]))
+    settings_file.write_text(settings_file.read_text().replace("buyer_cancellation: request", "buyer_cancellation: whenever"))
+    second, _ = await run(ActionSessionStart(store_in(tmp_path)), tracker_for([]))
+    assert first[0]["text"].startswith("Hi! Welcome to Demo Shop") and second[0]["text"] == first[0]["text"]

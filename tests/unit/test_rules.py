@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.shop import rules
+from bot.shop import rules, vocabulary
 from bot.shop.rules import AutoApprovalRule, DecisionRound
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
@@ -51,6 +51,33 @@ def test_late_delivery_rate_counts_only_orders_already_due():
 )
 def test_return_window(delivered_at, now, expected):
     assert rules.return_eligibility(delivered_at, now, 15) == expected
+
+
+@pytest.mark.parametrize("status", vocabulary.ORDER_STATUSES)
+def test_the_buyer_may_cancel_or_send_an_order_elsewhere_only_until_it_ships(status):
+    not_shipped = status in (vocabulary.PENDING_PAYMENT, vocabulary.READY_TO_SHIP)
+    assert rules.buyer_may_cancel(status) is not_shipped
+    assert rules.buyer_may_change_address(status) is not_shipped
+
+
+@pytest.mark.parametrize(
+    "status, round_number, expected",
+    [
+        (vocabulary.REJECTED, 1, True),
+        (vocabulary.REJECTED, 2, False),  # the second round is the last
+        (vocabulary.REQUESTED, 1, False),
+        (vocabulary.APPROVED, 1, False),
+        (vocabulary.REFUNDED, 1, False),
+    ],
+)
+def test_only_a_first_round_rejection_may_be_reopened(status, round_number, expected):
+    assert rules.may_reopen_return(status, round_number) is expected
+
+
+def test_the_current_round_starts_with_the_buyers_latest_request():
+    assert rules.round_requested_at(T0, []) == T0
+    assert rules.round_requested_at(T0, [T0]) == T0
+    assert rules.round_requested_at(T0, [T0 + 3 * DAY, T0]) == T0 + 3 * DAY  # a dispute started round 2
 
 
 RULE = AutoApprovalRule(enabled=True, max_amount_cents=3000, reasons=("damaged", "wrong_item"), max_days_since_delivery=7)
@@ -150,3 +177,25 @@ def test_the_delay_doubles_with_each_failure_in_a_row_up_to_a_cap(outcomes, seco
 
 def test_the_base_delay_is_configurable():
     assert rules.verification_delay([False, False], rules.VerificationLimits(base_delay_seconds=0.25)) == 0.5
+
+
+# --- who may use a storefront conversation ---------------------------------------------
+
+KEY, OTHER_KEY = "a" * 64, "b" * 64
+
+
+@pytest.mark.parametrize(
+    "key_presented, presented, address, allowed",
+    [
+        (True, KEY, "10.0.0.1", True),  # its browser, from anywhere
+        (True, KEY, "10.9.9.9", True),
+        (True, OTHER_KEY, "10.0.0.1", False),  # another browser, even from the same address
+        (True, None, "10.0.0.1", False),  # no key, once its browser showed one
+        (False, None, "10.0.0.1", True),  # a client that keeps no cookies, from its address
+        (False, None, "10.0.0.2", False),  # ... but not from elsewhere
+        (False, OTHER_KEY, "10.0.0.1", False),
+        (False, KEY, "10.0.0.2", True),
+    ],
+)
+def test_a_conversation_is_used_only_by_the_browser_that_started_it(key_presented, presented, address, allowed):
+    assert rules.may_use_conversation(KEY, key_presented, "10.0.0.1", presented, address) is allowed

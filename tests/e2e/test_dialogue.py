@@ -4,17 +4,13 @@ questions, addresses and phone numbers in common formats, and one opening messag
 import pytest
 import yaml
 
-from tests.test_product import Web, texts
+from tests.e2e.shop_web import texts
 
 ASK_NUMBER = "What's the order number?"
 ASK_CONTACT = "what's the e-mail address or phone number you used for it?"
 ASK_ADDRESS = "What's the full new delivery address"
 ASK_REASON = "What's the reason?"
 
-
-@pytest.fixture(scope="module")
-def web(product):
-    return Web(product[1])
 
 
 # --- orders given up front, and several orders in one chat ------------------------------------

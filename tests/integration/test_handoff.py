@@ -9,7 +9,7 @@ from bot.shop import db, demo
 from bot.shop.db import CLAIMED, RESOLVED, WAITING
 from bot.errors import Conflict, NotFound
 from bot.shop.tickets import WORKING_HOURS, TicketDesk, sensitive_topic, summarize, ticket_json, transcript
-from bot.shop.settings import load_settings
+from bot.shop.context import ShopContext
 from bot.config import Config
 
 SENSITIVE = (("payment", ("charged twice", "payment failed")), ("angry", ("scam", "ridiculous")))
@@ -27,17 +27,11 @@ EVENTS = [
 @pytest.fixture(params=["sqlite", "postgresql"])
 def desk(request, sqlite_url):
     url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    sessions = db.make_session_factory(engine)
-    settings = load_settings(Config.from_env().shop_settings_file)
-    demo.seed(sessions, settings)
-    demo.seed_staff(sessions, settings)
-    with sessions() as session:
-        shop_id = db.get_shop(session, "demo").id
-        agents = {u.username: u for u in session.query(db.StaffUser)}
-    yield TicketDesk(sessions, shop_id), agents
-    engine.dispose()
+    with ShopContext(Config(database_url=url, rasa_port=1)) as shop:
+        demo.set_up(shop)
+        with shop.sessions() as session:
+            agents = {u.username: u for u in session.query(db.StaffUser)}
+        yield TicketDesk(shop.sessions, shop.shop_id), agents
 
 
 @pytest.mark.parametrize("text, topic", [

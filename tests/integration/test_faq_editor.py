@@ -3,10 +3,10 @@ from dataclasses import replace
 
 import pytest
 
-from bot.shop import db
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.faq.store import faq_version, load_faqs, text_version
 from bot.faq.editor import CHAT_WELCOME, FaqEditor, faq_from_form
+from bot.shop.context import ShopContext
 
 FORM = {
     "category": "pre-sale", "question": "Do you sell gift cards?",
@@ -17,12 +17,8 @@ FORM = {
 
 @pytest.fixture
 def editor(seller_files):
-    engine = db.make_engine(seller_files.database_url)
-    sessions = db.make_session_factory(engine)
-    with sessions() as session:
-        shop_id = db.get_shop(session, "demo").id
-    yield FaqEditor(seller_files.faq_dir, seller_files.shop_settings_file, sessions, shop_id)
-    engine.dispose()
+    with ShopContext(seller_files) as shop:
+        yield FaqEditor(seller_files.faq_dir, shop)
 
 
 def test_a_new_faq_is_written_to_its_category_file_and_needs_a_retrain(editor):
@@ -112,7 +108,7 @@ def test_revert_is_refused_when_the_faq_changed_since(editor):
 def test_the_welcome_text_is_saved_in_shop_yml_keeping_comments_and_can_be_reverted(editor):
     original = editor.chat_welcome()
     editor.set_chat_welcome("Hello from the shop!", text_version(original), "seller")
-    text = editor.settings_file.read_text()
+    text = editor.shop.settings_file.path.read_text()
     assert "Hello from the shop!" in text and "# Self-shipped orders must be shipped" in text
     with pytest.raises(Conflict):
         editor.set_chat_welcome("Stale", text_version(original), "seller")

@@ -1,34 +1,8 @@
 """The admin page and the agent console in a real browser: Debian's chromium driven by
 Playwright, against the running product (the `product` fixture)."""
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.conftest import RUN_ID
-from tests.test_product import Web, queue_ticket, wait_for
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser(product):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    # A fresh tab per test, closed at its end so its polling stops with it.
-    page = browser.new_page()
-    yield page
-    page.close()
-
-
-@pytest.fixture(scope="module")
-def web(product):
-    return Web(product[1])
-
+from tests.e2e.shop_web import RUN_ID, queue_ticket, wait_for
 
 def log_in(page, web, username, password, start):
     page.goto(f"{web.url}{start}")

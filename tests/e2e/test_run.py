@@ -9,7 +9,7 @@ import time
 import pytest
 
 
-from tests.conftest import RUN_ID, post, process_group_alive
+from tests.e2e.shop_web import RUN_ID, post, process_group_alive
 
 
 def test_prints_the_urls(product):
@@ -99,11 +99,10 @@ def test_return_flow_over_the_rest_webhook(product):
 
 def test_signed_in_shopper_is_not_asked_for_contact_details(product):
     from bot.shop.demo import DEMO_IDENTITY_SECRET
-    from bot.shop.identity import sign_identity
+    from bot.shop.identity import signed_identity
 
     _, ports, _ = product
-    expires = int(time.time()) + 600
-    identity = {"customer_id": "cust-liam", "expires": expires, "signature": sign_identity(DEMO_IDENTITY_SECRET, "cust-liam", expires)}
+    identity = signed_identity(DEMO_IDENTITY_SECRET, "cust-liam", int(time.time()) + 600)
     answer = chat(ports, "e", "why was order 100007 cancelled?", metadata=identity)
     assert "out of stock" in answer and "refund" in answer
 

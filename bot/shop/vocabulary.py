@@ -1,0 +1,102 @@
+"""The shop's vocabulary: the values an order, its cancellation and its after-sales
+requests take, what they are called in the chat, and the order-number format.
+
+The values are the strings stored in the database and named by the responses in
+domain.yml (`utter_order_status_<status>`, `utter_cancellation_reason_<type>`,
+`utter_after_sales_<status>`, the return form's buttons), so they never change;
+the `*_TEXT` tables are how the bot names them to shoppers.
+"""
+import re
+from typing import Optional
+
+# --- Orders --------------------------------------------------------------------------------
+
+# The order's life cycle, as on the marketplaces.
+PENDING_PAYMENT, READY_TO_SHIP, IN_DELIVERY, DELIVERED, CANCELLED = (
+    "pending_payment", "ready_to_ship", "in_delivery", "delivered", "cancelled",
+)
+ORDER_STATUSES = (PENDING_PAYMENT, READY_TO_SHIP, IN_DELIVERY, DELIVERED, CANCELLED)
+STATUS_TEXT = {
+    PENDING_PAYMENT: "waiting for payment",
+    READY_TO_SHIP: "paid and being prepared for shipping",
+    IN_DELIVERY: "on its way",
+    DELIVERED: "delivered",
+    CANCELLED: "cancelled",
+}
+
+# Who ships: the marketplace's logistics, or the seller ("self-shipped", judged by the
+# self-shipping deadline).
+PLATFORM_LOGISTICS, SELF_SHIPPING = "platform", "self"
+LOGISTICS = (PLATFORM_LOGISTICS, SELF_SHIPPING)
+
+# What went wrong with a parcel on the way (`utter_tracking_parcel_<problem>`).
+PARCEL_LOST, PARCEL_DAMAGED = "lost", "damaged"
+PARCEL_PROBLEMS = (PARCEL_LOST, PARCEL_DAMAGED)
+
+# --- Cancellations -------------------------------------------------------------------------
+
+# Who or what cancelled the order; the marketplace counts each type separately.
+BY_SELLER, AUTOMATIC, LOGISTICS_OBSTACLE, BY_BUYER = "by_seller", "automatic", "logistics_obstacle", "by_buyer"
+CANCELLATION_TYPES = (BY_SELLER, AUTOMATIC, LOGISTICS_OBSTACLE, BY_BUYER)
+
+# The refund of a cancelled order: none for an unpaid one, then pending until paid back.
+NO_REFUND_NEEDED, REFUND_PENDING, REFUND_PAID = "none", "pending", "refunded"
+CANCELLATION_REFUND_STATES = (NO_REFUND_NEEDED, REFUND_PENDING, REFUND_PAID)
+
+# What a buyer's "cancel my order" does (shop.yml `buyer_cancellation`): ask the seller, or
+# cancel at once.
+CANCEL_ON_REQUEST, CANCEL_INSTANTLY = "request", "instant"
+BUYER_CANCELLATION_MODES = (CANCEL_ON_REQUEST, CANCEL_INSTANTLY)
+
+# --- After-sales requests (returns and refunds) --------------------------------------------
+
+RETURN_AND_REFUND, REFUND_ONLY, REPLACEMENT = "return_and_refund", "refund_only", "replacement"
+AFTER_SALES_KINDS = (RETURN_AND_REFUND, REFUND_ONLY, REPLACEMENT)
+KIND_TEXT = {RETURN_AND_REFUND: "return and refund", REFUND_ONLY: "refund only", REPLACEMENT: "replacement"}
+
+DAMAGED, WRONG_ITEM, NOT_AS_DESCRIBED, MISSING_PARTS, SIZE_FIT, CHANGED_MIND, OTHER_REASON = (
+    "damaged", "wrong_item", "not_as_described", "missing_parts", "size_fit", "changed_mind", "other",
+)
+RETURN_REASONS = (DAMAGED, WRONG_ITEM, NOT_AS_DESCRIBED, MISSING_PARTS, SIZE_FIT, CHANGED_MIND, OTHER_REASON)
+REASON_TEXT = {
+    DAMAGED: "arrived damaged",
+    WRONG_ITEM: "wrong item",
+    NOT_AS_DESCRIBED: "not as described",
+    MISSING_PARTS: "parts missing",
+    SIZE_FIT: "size or fit",
+    CHANGED_MIND: "changed my mind",
+    OTHER_REASON: "other",
+}
+
+REQUESTED, APPROVED, REJECTED, REFUNDED = "requested", "approved", "rejected", "refunded"
+AFTER_SALES_STATUSES = (REQUESTED, APPROVED, REJECTED, REFUNDED)
+# Never stored: a request still `requested` after the platform's auto-approval time has been
+# approved by the marketplace, whatever the shop's data says (`utter_after_sales_platform_approved`).
+PLATFORM_APPROVED = "platform_approved"
+
+# Who acted on a request (AfterSalesEvent.actor): the buyer asks; the seller, the seller's
+# auto-approval rule (shop.yml) or the platform decides (AfterSalesRequest.decided_by). The
+# After-Sales Handling Time counts the seller's and the seller rule's decisions only.
+BUYER = "buyer"
+DECIDED_BY_SELLER, DECIDED_BY_SELLER_RULE, DECIDED_BY_PLATFORM = "seller", "seller_rule", "platform"
+DECIDERS = (DECIDED_BY_SELLER, DECIDED_BY_SELLER_RULE, DECIDED_BY_PLATFORM)
+
+# --- Order numbers -------------------------------------------------------------------------
+
+# An order number as stored and looked up: the shop's own ("100245") or an export's
+# ("A-1001"). At least 3 digits, so that words ("hello", "ABC-XY") are never taken for one.
+ORDER_NUMBER = re.compile(r"(?=(?:[^0-9]*[0-9]){3})[A-Za-z0-9][A-Za-z0-9-]{2,31}")
+ORDER_NUMBER_FORMAT = "3 to 32 letters, digits or '-', starting with a letter or digit, with at least 3 digits"
+# As shoppers write it: "#100245", "# 100245".
+_ORDER_NUMBER_AS_WRITTEN = re.compile(rf"#?\s*({ORDER_NUMBER.pattern})")
+
+
+def is_order_number(value: str) -> bool:
+    """Whether `value` is an order number exactly as stored (no "#", no spaces)."""
+    return ORDER_NUMBER.fullmatch(value) is not None
+
+
+def normalise_order_number(text: Optional[str]) -> Optional[str]:
+    """"#100245", " 100245 " → "100245"; None when it is no order number."""
+    match = _ORDER_NUMBER_AS_WRITTEN.fullmatch((text or "").strip())
+    return match.group(1) if match else None

@@ -1,0 +1,113 @@
+"""The whole product (`python -m bot run`), started once for the end-to-end tests."""
+import os
+
+import pytest
+
+from bot.config import PROJECT_DIR
+
+from tests.e2e.shop_web import PRODUCT_TOKEN, Web, process_group_alive
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def product_home(tmp_path_factory):
+    """Copies of the seller's files (FAQs, shop.yml) and of the newest model, for the product
+    under test: tests may edit them."""
+    import shutil
+
+    from bot.files import newest_model
+
+    home = tmp_path_factory.mktemp("product")
+    shutil.copytree(PROJECT_DIR / "data", home / "data")
+    shutil.copy(PROJECT_DIR / "shop.yml", home / "shop.yml")
+    (home / "models").mkdir()
+    shutil.copy(newest_model(PROJECT_DIR / "models"), home / "models")
+    return home
+
+
+@pytest.fixture(scope="session")
+def product(product_home):
+    """`python -m bot run` on free ports, with its own database and the copies of `product_home`."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    home = product_home
+    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
+    env = {
+        **os.environ, **{k: str(v) for k, v in ports.items()}, "DATABASE_URL": f"sqlite:///{home / 'shop.db'}",
+        "DATA_DIR": str(home / "data"), "SHOP_SETTINGS": str(home / "shop.yml"), "MODELS_DIR": str(home / "models"),
+        "RASA_TOKEN": PRODUCT_TOKEN,
+        # All other tests share the loopback address: room for them, and quick verification slow-downs (test_abuse.py).
+        "CHAT_LIMIT_PER_ADDRESS": "500", "VERIFICATION_DELAY_SECONDS": "0.25",
+    }
+    subprocess.run([sys.executable, "-m", "bot", "db-setup"], env=env, cwd=PROJECT_DIR, check=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], env=env, cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    output = []
+    deadline = time.monotonic() + 240
+    for line in process.stdout:
+        output.append(line)
+        if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+            break
+    assert "Shop assistant is up" in "".join(output), "".join(output)
+    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
+    yield process, ports, "".join(output)
+    if process.poll() is None:  # the Ctrl-C test did not run: stop it the same way
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    for pgid in children:  # never leave servers behind, whatever happened
+        if process_group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def web(product):
+    return Web(product[1])
+
+
+# --- a real browser: Debian's chromium driven by Playwright (never `playwright install`) ---
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = PROJECT_DIR / "results" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser(product):
+    # Per module: Playwright's sync API holds an event loop while it runs, which async tests
+    # elsewhere must not find.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    # A fresh browser context per test (its own cookies and storage), closed at its end so
+    # that its polling stops with it.
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    """Save the page as a test artifact: results/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

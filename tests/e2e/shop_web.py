@@ -1,0 +1,73 @@
+"""Talking to the product under test (the `product` fixture) over HTTP, as the storefront
+chat, a seller or an agent does."""
+import json
+import os
+import time
+import urllib.request
+import uuid
+
+import requests
+
+# Conversations persist in the tracker store: new senders every run. Kept in the environment,
+# which the product's child processes inherit.
+RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:8])
+PRODUCT_TOKEN = f"test-token-{RUN_ID}"
+
+
+def post(url, payload, headers=None):
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+class Web:
+    """The web service over HTTP, as the storefront chat, a seller or an agent uses it."""
+
+    def __init__(self, ports):
+        self.url = f"http://127.0.0.1:{ports['WEB_PORT']}"
+
+    def chat(self, sender, message):
+        response = requests.post(f"{self.url}/api/chat", json={"sender": f"{sender}-{RUN_ID}", "message": message}, timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def updates(self, sender, after):
+        response = requests.get(f"{self.url}/api/chat/updates", params={"sender": f"{sender}-{RUN_ID}", "after": after}, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def staff(self, username, password):
+        session = requests.Session()
+        response = session.post(f"{self.url}/login", data={"username": username, "password": password}, allow_redirects=False)
+        assert response.status_code == 303, response.text
+        session.headers["X-CSRF-Token"] = session.get(f"{self.url}/api/me").json()["csrf_token"]
+        return session
+
+
+def texts(body):
+    return " ".join(reply.get("text") or "" for reply in body["replies"])
+
+
+def wait_for(check, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"not within {seconds} s")
+
+
+def queue_ticket(agent, web, sender):
+    tickets = agent.get(f"{web.url}/api/agent/tickets").json()["tickets"]
+    return next((t for t in tickets if t["sender"] == f"{sender}-{RUN_ID}"), None)

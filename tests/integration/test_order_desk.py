@@ -1,0 +1,62 @@
+"""The order desk with a moved clock, on the demo shop."""
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.shop import db
+from bot.nlu.spacy_pipeline import build_pipeline
+from bot.shop.orders import OrderDesk, normalise_contact
+from bot.shop.vocabulary import PLATFORM_LOGISTICS, READY_TO_SHIP, is_order_number, normalise_order_number
+
+
+def desk_at(shop, days_later):
+    return OrderDesk(shop, clock=lambda: db.utcnow() + timedelta(days=days_later))
+
+
+def responses(replies):
+    return [reply.response for reply in replies]
+
+
+def test_unanswered_request_past_the_platform_deadline_reads_as_approved_by_the_marketplace(demo_context):
+    assert responses(desk_at(demo_context, 0).refund_status("100011")) == ["utter_after_sales_requested"]
+    assert responses(desk_at(demo_context, 2).refund_status("100011")) == ["utter_after_sales_platform_approved"]
+
+
+def test_platform_shipped_orders_are_not_judged_by_the_self_shipping_deadline(demo_context):
+    desk = desk_at(demo_context, 30)  # long past any 12-day deadline
+    with desk.sessions() as session:
+        number = session.execute(
+            select(db.Order.number).where(db.Order.status == READY_TO_SHIP, db.Order.logistics == PLATFORM_LOGISTICS)
+        ).scalars().first()
+    assert responses(desk.late_delivery(number)) == ["utter_late_platform_pickup"]
+    assert responses(desk.late_delivery("100001")) == ["utter_late_not_shipped_late"]  # self-shipped
+
+
+def test_damaged_parcel_reply_lists_the_tracking_events(demo_context):
+    [reply] = desk_at(demo_context, 0).late_delivery("100014")
+    assert reply.response == "utter_tracking_parcel_damaged" and "•" in reply.values["events"]
+
+
+def test_normalising_what_shoppers_type():
+    assert normalise_order_number(" #100245 ") == "100245"
+    assert normalise_order_number("A-1001") == "A-1001"
+    assert normalise_order_number("hello") is None
+    assert normalise_order_number("1' OR 1=1") is None
+    assert normalise_order_number("ABC-XY") is None  # no digits: a word, not an order number
+    assert normalise_contact(" Emma@Example.com ") == "emma@example.com"
+    # The trunk "(0)" of a number written internationally is not dialled.
+    assert normalise_contact("+44 (0)7700-900 123") == "447700900123"
+    assert normalise_contact("call me") is None
+
+
+def test_stored_order_numbers_are_what_the_normaliser_gives():
+    assert is_order_number("100245") and is_order_number("A-1001") and is_order_number("1" * 32)
+    for not_stored in ("#100245", " 100245", "ABC-XY", "12", "-1001", "1" * 33):
+        assert not is_order_number(not_stored), not_stored
+
+
+def test_every_order_number_the_nlu_finds_can_be_looked_up():
+    nlp = build_pipeline()
+    for text in ("where is 100245", "order #1001 please", "order # 1001", "it's 12345678901234567890"):
+        [found] = [entity.text for entity in nlp(text).ents if entity.label_ == "order_id"]
+        assert is_order_number(normalise_order_number(found)), text
