@@ -10,7 +10,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 # Keep TensorFlow's start-up chatter out of the output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup train run test test-fast db benchmark clean
+.PHONY: setup train run run-production test test-fast db benchmark benchmark-load clean
 
 setup: $(VENV)/.installed $(SPACY_PIPELINE) $(FAQ_TRAINING) db
 
@@ -60,6 +60,12 @@ $(MODEL_STAMP): $(TRAINING_INPUTS) $(SPACY_PIPELINE)
 run: setup train
 	$(PY) -m bot run
 
+# PostgreSQL (DATABASE_URL, TRACKER_STORE_URL), Redis (LOCK_STORE_URL) and RASA_SERVERS (2) Rasa
+# servers; defaults: the local services, databases shop_production and shop_production_tracker
+# (created if missing). README: Production.
+run-production: setup train
+	$(PY) -m bot run --production
+
 # The browser tests drive Debian's chromium through Playwright.
 CHROMIUM := /usr/bin/chromium
 
@@ -68,8 +74,16 @@ $(CHROMIUM):
 	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	$$sudo apt-get install -y -q chromium || { $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }
 
+# The open-source rasa-webchat widget, from the npm registry, for the browser test of the web
+# service's socket.io (tests/e2e/test_webchat.py). 1.0.1: 1.0.0 and older speak the old protocol.
+WEBCHAT_BUNDLE := build/webchat/node_modules/rasa-webchat/lib/index.js
+
+$(WEBCHAT_BUNDLE):
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js and npm (e.g. 'apt-get install npm')." >&2; exit 1; }
+	npm install --prefix build/webchat --no-audit --no-fund --loglevel=error rasa-webchat@1.0.1
+
 # Everything: unit, integration and end-to-end tests (real servers, a real browser).
-test: setup train $(CHROMIUM)
+test: setup train $(CHROMIUM) $(WEBCHAT_BUNDLE)
 	$(PY) -m pyflakes bot actions tests
 	$(PY) -m pytest
 	$(RASA) data validate --fail-on-warnings
@@ -84,6 +98,11 @@ test-fast: setup
 benchmark: train
 	$(PY) -m bot benchmark-nlu
 	$(PY) -m bot benchmark-faq
+
+# Loopback load on the embedded and the production set-ups and on a stock `rasa init` bot
+# (trained in a temporary folder), side by side: benchmarks/load.py --help for the bounds.
+benchmark-load: train
+	$(PY) benchmarks/load.py
 
 clean:
 	rm -rf build models results var

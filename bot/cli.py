@@ -64,6 +64,18 @@ def _add_user(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(config: Config, args: argparse.Namespace) -> int:
+    import json
+
+    from bot.shop import report
+    from bot.shop.context import ShopContext
+
+    with ShopContext(config) as shop:
+        found = report.build_report(shop, args.days)
+    sys.stdout.write(json.dumps(report.as_json(found), indent=2, ensure_ascii=False) + "\n" if args.json else report.as_text(found))
+    return 0
+
+
 def _serve(config: Config, args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -75,9 +87,9 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def _run(config: Config, args: argparse.Namespace) -> int:
-    from bot.run import run
+    from bot.run import run, run_production
 
-    return run(config)
+    return run_production() if args.production else run(config)
 
 
 def _benchmark_nlu(config: Config, args: argparse.Namespace) -> int:
@@ -113,8 +125,17 @@ def main(argv=None) -> None:
     add_user.add_argument("--name", help="the name shown to colleagues")
     add_user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add_user.set_defaults(func=_add_user)
+    report = sub.add_parser("report", help="the seller's performance figures (Late Delivery Rate, cancellations, ...)")
+    report.add_argument("--days", type=int, default=30, help="the period: the last DAYS days (default 30)")
+    report.add_argument("--json", action="store_true", help="print JSON instead of text tables")
+    report.set_defaults(func=_report)
     sub.add_parser("serve", help="run the web service").set_defaults(func=_serve)
-    sub.add_parser("run", help="run Rasa, the action server and the web service").set_defaults(func=_run)
+    run_parser = sub.add_parser("run", help="run Rasa, the action server and the web service")
+    run_parser.add_argument(
+        "--production", action="store_true",
+        help="PostgreSQL, Redis and RASA_SERVERS Rasa servers (README: Production)",
+    )
+    run_parser.set_defaults(func=_run)
     bench = sub.add_parser("benchmark-nlu", help="score intents on a CSV benchmark")
     bench.add_argument("--csv", default="../shared/benchmarks/nlu/dev.csv")
     bench.add_argument("--model", default="models", help="model file or folder (newest model)")

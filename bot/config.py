@@ -8,7 +8,7 @@ that the admin page's edits never touch the project's own files.
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Tuple
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,6 +35,12 @@ class Config:
     login_failures_per_address: int = 20
     # The answer to a failed order verification waits this long, doubling with each failure in a row.
     verification_delay_seconds: float = 1.0
+    # Production (`python -m bot run --production`, README "Production"): Rasa's SQL tracker store
+    # (a PostgreSQL URL), Rasa's Redis lock store (redis://host:port/db), and how many Rasa servers
+    # run, on consecutive ports from rasa_port. Empty: the embedded tracker store of endpoints.yml.
+    tracker_store_url: str = ""
+    lock_store_url: str = ""
+    rasa_servers: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
@@ -53,11 +59,19 @@ class Config:
             login_failures_per_username=int(environ.get("LOGIN_FAILURES_PER_USERNAME", 5)),
             login_failures_per_address=int(environ.get("LOGIN_FAILURES_PER_ADDRESS", 20)),
             verification_delay_seconds=float(environ.get("VERIFICATION_DELAY_SECONDS", 1.0)),
+            tracker_store_url=environ.get("TRACKER_STORE_URL", ""),
+            lock_store_url=environ.get("LOCK_STORE_URL", ""),
+            rasa_servers=max(1, int(environ.get("RASA_SERVERS", 1))),
         )
 
     @property
     def rasa_url(self) -> str:
         return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def rasa_urls(self) -> Tuple[str, ...]:
+        """Every Rasa server's URL: RASA_SERVERS of them on consecutive ports from rasa_port."""
+        return tuple(f"http://{self.host}:{self.rasa_port + i}" for i in range(self.rasa_servers))
 
     @property
     def actions_url(self) -> str:

@@ -102,3 +102,13 @@ def seller_files(demo_database, tmp_path) -> Config:
         database_url=f"sqlite:///{tmp_path / 'shop.db'}", rasa_port=1, data_dir=data_dir,
         shop_settings_file=tmp_path / "shop.yml",
     )
+
+
+@pytest.fixture
+def owners(seller_files):
+    """Who owns each storefront conversation, in the `seller_files` database (bot/shop/conversations.py)."""
+    from bot.shop.context import ShopContext
+    from bot.shop.conversations import ConversationOwners
+
+    with ShopContext(seller_files) as shop:
+        yield ConversationOwners(shop.sessions, shop.shop_id)

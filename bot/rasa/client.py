@@ -1,9 +1,10 @@
 """Talking to the Rasa server on behalf of the storefront chat."""
 import asyncio
+import itertools
 import json
 import re
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 import aiohttp
@@ -46,21 +47,31 @@ def validate_message(sender: Any, text: Any) -> None:
 class RasaClient:
     """The one way to talk to a Rasa server: its REST channel (shopper messages) and its
     token-protected HTTP API (parsing, trackers, events, models). Rasa down or refusing is
-    ServiceUnavailable."""
+    ServiceUnavailable.
+
+    Several servers (production: a shared tracker store and Rasa's Redis lock store behind them):
+    each request goes to the next server in turn, so the messages of one conversation may reach
+    any of them; Rasa's lock store keeps them in order and the shared tracker store keeps the
+    conversation whole. A model swap goes to every server, one after another."""
 
     # Generous: while a retrained model is swapped in, Rasa holds messages until it is loaded (~30 s).
     TIMEOUT_SECONDS = 120
     MODEL_LOAD_TIMEOUT_SECONDS = 300
 
-    def __init__(self, session: aiohttp.ClientSession, token: str):
+    def __init__(self, session: aiohttp.ClientSession, token: str, urls: Union[str, Sequence[str]]):
         self.session, self.token = session, token
+        self.urls: Tuple[str, ...] = (urls,) if isinstance(urls, str) else tuple(urls)
+        if not self.urls:
+            raise ValueError("RasaClient needs at least one Rasa server URL.")
+        self._next_turn = itertools.cycle(range(len(self.urls)))
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, url: str, token: str) -> AsyncIterator["RasaClient"]:
+    async def connect(cls, urls: Union[str, Sequence[str]], token: str) -> AsyncIterator["RasaClient"]:
+        """A client of one Rasa server (a URL) or of several (a sequence of URLs)."""
         timeout = aiohttp.ClientTimeout(total=cls.TIMEOUT_SECONDS)
-        async with aiohttp.ClientSession(base_url=url, timeout=timeout) as session:
-            yield cls(session, token)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            yield cls(session, token, urls)
 
     async def send(self, sender: str, text: str, metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
         """Send one shopper message through Rasa's REST channel; the bot's replies."""
@@ -71,12 +82,12 @@ class RasaClient:
         return await self._call("POST", "/webhooks/rest/webhook", json=payload, authorised=False)
 
     async def is_up(self) -> bool:
-        """Whether the server answers (a model may still be loading)."""
-        return await self._answers("/", authorised=False)
+        """Whether every server answers (a model may still be loading)."""
+        return all([await self._answers(url, "/", authorised=False) for url in self.urls])
 
     async def is_ready(self) -> bool:
-        """Whether the server has loaded a model and its HTTP API answers."""
-        return await self._answers("/status", authorised=True)
+        """Whether every server has loaded a model and its HTTP API answers."""
+        return all([await self._answers(url, "/status", authorised=True) for url in self.urls])
 
     async def parse(self, text: str) -> Dict[str, Any]:
         """How the model understands `text` (intent ranking, FAQ ranking), without replying."""
@@ -112,13 +123,15 @@ class RasaClient:
         return messages
 
     async def load_model(self, model_file: str) -> None:
-        """Swap in a trained model; Rasa answers once it is loaded, holding messages meanwhile."""
-        status, body = await self._request(
-            "PUT", "/model", json={"model_file": model_file},
-            timeout=aiohttp.ClientTimeout(total=self.MODEL_LOAD_TIMEOUT_SECONDS),
-        )
-        if status != 204:
-            raise ServiceUnavailable(f"Rasa refused the new model ({status}): {body}")
+        """Swap in a trained model on every server, one at a time; each answers once it is loaded,
+        holding its messages meanwhile."""
+        for url in self.urls:
+            status, body = await self._request(
+                "PUT", "/model", json={"model_file": model_file},
+                timeout=aiohttp.ClientTimeout(total=self.MODEL_LOAD_TIMEOUT_SECONDS), url=url,
+            )
+            if status != 204:
+                raise ServiceUnavailable(f"Rasa at {url} refused the new model ({status}): {body}")
 
     async def _call(self, method: str, path: str, authorised: bool = True, **kwargs) -> Any:
         status, body = await self._request(method, path, authorised, **kwargs)
@@ -126,17 +139,31 @@ class RasaClient:
             raise ServiceUnavailable(f"The assistant answered with HTTP {status}; please try again.")
         return json.loads(body)
 
-    async def _request(self, method: str, path: str, authorised: bool = True, **kwargs) -> Tuple[int, str]:
+    async def _request(
+        self, method: str, path: str, authorised: bool = True, url: Optional[str] = None, **kwargs,
+    ) -> Tuple[int, str]:
+        """One request to `url`, else to the next server in turn; a server that refuses the
+        connection (stopped, restarting: the request never reached it) is skipped for the next."""
         params = {"token": self.token} if authorised else None
-        try:
-            async with self.session.request(method, path, params=params, **kwargs) as response:
-                return response.status, await response.text()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            raise ServiceUnavailable("The assistant is not reachable right now; please try again shortly.") from error
+        if url:
+            bases = [url]
+        else:
+            first = next(self._next_turn)
+            bases = [*self.urls[first:], *self.urls[:first]]
+        for attempt, base in enumerate(bases, start=1):
+            try:
+                async with self.session.request(method, base + path, params=params, **kwargs) as response:
+                    return response.status, await response.text()
+            except aiohttp.ClientConnectorError as error:
+                if attempt == len(bases):
+                    raise ServiceUnavailable("The assistant is not reachable right now; please try again shortly.") from error
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                raise ServiceUnavailable("The assistant is not reachable right now; please try again shortly.") from error
+        raise AssertionError("unreachable")
 
-    async def _answers(self, path: str, authorised: bool) -> bool:
+    async def _answers(self, url: str, path: str, authorised: bool) -> bool:
         try:
-            status, _ = await self._request("GET", path, authorised)
+            status, _ = await self._request("GET", path, authorised, url=url)
         except ServiceUnavailable:
             return False
         return status == 200

@@ -9,6 +9,7 @@ timeout, `answer_overdue` lets the bot answer after all.
 """
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
@@ -36,8 +37,12 @@ class Gateway:
     responses: Dict[str, Any]
 
     async def shopper_message(
-        self, sender: str, text: str, metadata: Optional[Dict[str, Any]], client_address: str
+        self, sender: str, text: str, metadata: Optional[Dict[str, Any]], client_address: str,
+        after: Optional[float] = None,
     ) -> Dict[str, Any]:
+        """The bot's replies to the message (none while a person answers). With `after` (the
+        chat's cursor), every reply since then instead: an agent's that came after the chat's
+        last look at the updates is not skipped by the new cursor."""
         validate_message(sender, text)
         # The address is ours to say, whatever the storefront sent under its key.
         metadata = {**(metadata or {}), CLIENT_ADDRESS: client_address}
@@ -52,7 +57,8 @@ class Gateway:
         # goes to the bot even in working hours: it is no question.
         for_a_person = ticket is not None or (not is_command and not bot_answers(settings.working_hours, now))
         if not for_a_person:
-            replies = await self.rasa.send(sender, text, metadata)
+            now_seconds = time.time()
+            replies = [reply(m.get("text"), m.get("buttons"), now_seconds) for m in await self.rasa.send(sender, text, metadata)]
             ticket = self.tickets.open_ticket_of(sender)  # the bot may have handed over just now
         else:
             parse = await self.rasa.parse(text)
@@ -62,9 +68,12 @@ class Gateway:
             if ticket is None or (asks_for_a_person and ticket.reason == WORKING_HOURS):
                 # Asking for a person (or a sensitive topic) also ends the bot's fallback after the timeout.
                 ticket = await self.open_ticket(sender, ASKED_FOR_HUMAN if asks_for_a_person else WORKING_HOURS)
-            self.tickets.note_shopper_message(ticket.id)
+            self.tickets.note_shopper_message(ticket.id, text=text)
             replies = []
-        return {"replies": replies, "cursor": await self.cursor(sender), "handoff": handoff_state(ticket)}
+        events = await self.rasa.events(sender)
+        if after is not None:
+            replies = [reply_of(event) for event in tracker_events.bot_messages(events, after)]
+        return {"replies": replies, "cursor": latest_timestamp(events), "handoff": handoff_state(ticket)}
 
     async def open_ticket(self, sender: str, reason: str) -> Ticket:
         tracker = await self.rasa.tracker(sender)
@@ -74,24 +83,28 @@ class Gateway:
             deadline = OrderDesk(self.shop).marketplace_deadline(summary["order"])
         return self.tickets.open(sender, reason, summary, deadline)
 
-    async def cursor(self, sender: str) -> float:
-        """The time of the conversation's latest event: the chat asks for what came after it."""
-        events = await self.rasa.events(sender)
-        return max((event.get("timestamp") or 0.0 for event in events), default=0.0)
-
     async def updates(self, sender: str, after: float) -> Dict[str, Any]:
         """Replies the shopper has not seen: an agent's, or the bot's after the timeout."""
         events = await self.rasa.events(sender)
-        replies = [
-            {
-                "text": event.get("text") or "", "buttons": (event.get("data") or {}).get("buttons") or [],
-                "from": "agent" if (event.get("metadata") or {}).get("agent") else "bot",
-                "agent": (event.get("metadata") or {}).get("agent"),
-            }
-            for event in tracker_events.bot_messages(events, after)
-        ]
-        cursor = max((event.get("timestamp") or 0.0 for event in events), default=after)
-        return {"replies": replies, "cursor": cursor, "handoff": handoff_state(self.tickets.open_ticket_of(sender))}
+        replies = [reply_of(event) for event in tracker_events.bot_messages(events, after)]
+        return {"replies": replies, "cursor": latest_timestamp(events, after), "handoff": handoff_state(self.tickets.open_ticket_of(sender))}
+
+    async def history(self, sender: str) -> Dict[str, Any]:
+        """The whole conversation as the shopper saw it: their own messages (a tapped button as
+        its title), the bot's and the agents' replies."""
+        events = await self.rasa.events(sender)
+        titles: Dict[str, str] = {}  # payload → title of the buttons offered so far
+        messages = []
+        for event in events:
+            if tracker_events.is_shopper_message(event):
+                text = event["text"]
+                messages.append({"from": "shopper", "agent": None, "text": titles.get(text, text), "buttons": [], "at": event.get("timestamp")})
+            elif tracker_events.is_bot(event):
+                message = reply_of(event)
+                titles.update({b["payload"]: b.get("title", "") for b in message["buttons"] if b.get("payload")})
+                if message["text"] or message["buttons"]:
+                    messages.append(message)
+        return {"messages": messages, "cursor": latest_timestamp(events), "handoff": handoff_state(self.tickets.open_ticket_of(sender))}
 
     async def agent_reply(self, ticket_id: int, agent, text: str) -> None:
         text = clean_text(text)
@@ -134,11 +147,28 @@ class Gateway:
             raise NotFound("This conversation no longer exists (the shopper's history is gone); resolve the ticket.")
 
 
+def latest_timestamp(events: List[Dict[str, Any]], default: float = 0.0) -> float:
+    """The time of the conversation's latest event: the chat's cursor, it asks for what came after it."""
+    return max((event.get("timestamp") or 0.0 for event in events), default=default)
+
+
 def handoff_state(ticket: Optional[Ticket]) -> Optional[Dict[str, Any]]:
     """What the shopper's chat shows: nothing, "waiting for a person", or "with <agent>"."""
     if ticket is None:
         return None
-    return {"status": ticket.status, "ticket": ticket.id}
+    agent = ticket.agent.display_name if ticket.agent is not None else None
+    return {"status": ticket.status, "ticket": ticket.id, "agent": agent}
+
+
+def reply(text: Optional[str], buttons: Optional[List[Dict[str, Any]]], at: Optional[float], agent: Optional[str] = None) -> Dict[str, Any]:
+    """A bot's or an agent's message as the storefront chat shows it."""
+    return {"from": "agent" if agent else "bot", "agent": agent, "text": text or "", "buttons": buttons or [], "at": at}
+
+
+def reply_of(event: Dict[str, Any]) -> Dict[str, Any]:
+    """A bot event of the tracker (an agent's reply carries the agent's name) as a reply."""
+    buttons = (event.get("data") or {}).get("buttons")
+    return reply(event.get("text"), buttons, event.get("timestamp"), (event.get("metadata") or {}).get("agent"))
 
 
 def is_offered_payload(text: str, events: List[Dict[str, Any]]) -> bool:

@@ -61,7 +61,11 @@ class ConversationOwners:
             if access.browser_key is not None:
                 conversation.key_presented = True
                 return access.browser_key
-            return ""  # a client without cookies keeps using its address
+            # Recognised by its address, its key never shown (the answer that carried it may have
+            # been an error): a new key, which binds the conversation once it is shown.
+            key = new_browser_key()
+            conversation.browser_key_hash = key_hash(key)
+            return key
 
     def check(self, sender_id: str, access: Access) -> None:
         """Refuse (Forbidden) a request for someone else's conversation. A conversation that

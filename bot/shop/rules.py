@@ -6,7 +6,7 @@ clock: callers pass `now`. The values they speak of are in vocabulary.py.
 """
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Iterable, Optional, Sequence, Tuple
 
 from bot.shop.vocabulary import DECIDED_BY_PLATFORM, DECIDED_BY_SELLER_RULE, PENDING_PAYMENT, READY_TO_SHIP, REJECTED
@@ -222,3 +222,135 @@ def may_use_conversation(
     if presented_key_hash is not None:
         return hmac.compare_digest(presented_key_hash, bound_key_hash)
     return not key_presented and address == started_from
+
+
+# --- How urgent a ticket in the agents' queue looks ----------------------------------------
+
+URGENCY_RED, URGENCY_AMBER, URGENCY_NEUTRAL = "red", "amber", "neutral"
+
+
+@dataclass(frozen=True)
+class UrgencyWindows:
+    """When a ticket turns amber or red in the agents' queue."""
+
+    # A deadline this close (or already passed) is red.
+    near: timedelta = timedelta(hours=2)
+    # A shopper waiting this long for a person is amber: the queue's reply target.
+    long_wait: timedelta = AGENT_REPLY_TARGET
+    # The shop's reply deadline: a waiting shopper gets an answer within this long.
+    reply_deadline: timedelta = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Urgency:
+    level: str  # URGENCY_RED, URGENCY_AMBER or URGENCY_NEUTRAL
+    reason: str  # in words: "ship by 14:00 — 1 h 20 min left", "shopper waiting 45 min"
+    deadline_at: Optional[datetime] = None  # the deadline the reason speaks of, if any
+
+
+def duration_words(delta: timedelta) -> str:
+    """A duration as an agent reads it at a glance: "under 1 min", "45 min", "1 h 20 min", "2 days 3 h"."""
+    minutes = int(abs(delta).total_seconds() // 60)
+    if minutes < 1:
+        return "under 1 min"
+    days, hours, minutes = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days} day{'s' if days > 1 else ''}" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"{minutes} min"
+
+
+def _clock(moment: datetime, now: datetime, zone: tzinfo) -> str:
+    """14:00 today (in the shop's time zone), "Tue 3 Dec 14:00" on another day."""
+    local, today = moment.astimezone(zone), now.astimezone(zone)
+    return f"{local:%H:%M}" if local.date() == today.date() else f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+def ticket_urgency(
+    now: datetime, marketplace_deadline: Optional[Tuple[datetime, str]], waiting_since: Optional[datetime],
+    windows: UrgencyWindows = UrgencyWindows(), zone: tzinfo = timezone.utc,
+) -> Urgency:
+    """How urgent a ticket is, and why in words. Red only when a deadline is near: the
+    marketplace deadline at stake (`(when, what)`, e.g. "ship by") or the shop's reply
+    deadline for a waiting shopper, within `windows.near` or past. Amber when the shopper has
+    waited `windows.long_wait` or longer. Otherwise neutral (still naming the next deadline)."""
+    deadlines = []
+    if marketplace_deadline is not None:
+        deadlines.append(marketplace_deadline)
+    if waiting_since is not None:
+        deadlines.append((waiting_since + windows.reply_deadline, "reply by"))
+    nearest = min(deadlines, key=lambda deadline: deadline[0], default=None)
+    waited = now - waiting_since if waiting_since is not None else None
+    if nearest is not None and nearest[0] - now <= windows.near:
+        at, what = nearest
+        left = f"{duration_words(at - now)} left" if at >= now else f"{duration_words(now - at)} overdue"
+        return Urgency(URGENCY_RED, f"{what} {_clock(at, now, zone)} — {left}", at)
+    if waited is not None and waited >= windows.long_wait:
+        return Urgency(URGENCY_AMBER, f"shopper waiting {duration_words(waited)}", nearest[0] if nearest else None)
+    if marketplace_deadline is not None:
+        at, what = marketplace_deadline
+        return Urgency(URGENCY_NEUTRAL, f"{what} {_clock(at, now, zone)} — {duration_words(at - now)} left", at)
+    if waited is not None:
+        return Urgency(URGENCY_NEUTRAL, f"shopper waiting {duration_words(waited)}")
+    return Urgency(URGENCY_NEUTRAL, "nobody waiting")
+
+
+# What an agent may do with a ticket, by its state and who holds it (the console's buttons).
+# The states are db.WAITING and db.CLAIMED (db.RESOLVED allows nothing).
+CLAIM, REPLY, RELEASE, RESOLVE = "claim", "reply", "release", "resolve"
+
+
+def ticket_actions(status: str, holder: Optional[str], viewer: Optional[str]) -> Tuple[str, ...]:
+    """Waiting: claim. Claimed by the viewer: reply, release, resolve. Claimed by someone else,
+    or resolved: nothing."""
+    if status == "waiting":
+        return (CLAIM,)
+    if status == "claimed" and viewer is not None and holder == viewer:
+        return (REPLY, RELEASE, RESOLVE)
+    return ()
+
+
+# --- The figures the marketplace judges a seller by (the dashboard: bot/shop/report.py) -----
+
+# The marketplace requires a Late Delivery Rate under this share; from it on, it may impose an
+# Order Volume Limit.
+LATE_DELIVERY_LIMIT_PERCENT = 10
+
+
+def shipping_outcome(
+    created_at: datetime, shipped_at: Optional[datetime], stopped_at: Optional[datetime], now: datetime, deadline_days: int,
+) -> Optional[Tuple[datetime, bool]]:
+    """When a self-shipped order's shipping deadline was settled, and whether the order was late.
+
+    Judged by `lateness`: shipped by the deadline (the deadline itself included) is on time and
+    settled when it shipped; shipped after the deadline, or still unshipped once it has passed, is
+    late and settled at the deadline. `stopped_at` is when the order stopped needing shipping (a
+    cancellation before shipping): one cancelled after its deadline was late, one cancelled by
+    then is never due. None while nothing is settled yet (the deadline is ahead) or never due.
+    """
+    end = now if stopped_at is None else min(now, stopped_at)
+    shipped = shipped_at if shipped_at is not None and shipped_at <= now else None
+    state = lateness(created_at, shipped, end, deadline_days, at_risk_days=0)
+    if state == SHIPPED_ON_TIME:
+        return shipped, False
+    if state in (SHIPPED_LATE, LATE):
+        return shipping_deadline(created_at, deadline_days), True
+    return None
+
+
+def order_volume_limit_risk(late: int, due: int) -> bool:
+    """Whether `late` of `due` settled orders breaks the marketplace's rule "Late Delivery Rate
+    under 10%": exactly 10% breaks it too (compared in whole numbers, no rounding)."""
+    return due > 0 and late * 100 >= LATE_DELIVERY_LIMIT_PERCENT * due
+
+
+def decision_minutes(decision: DecisionRound) -> Optional[float]:
+    """The seller's handling time of one approval round, as `handling_time_minutes` counts it:
+    1 minute for the seller's auto-approval rule, the time from request to decision for the
+    seller; None for a round the platform decided or nobody has decided yet."""
+    if decision.decided_at is None or decision.decided_by == DECIDED_BY_PLATFORM:
+        return None
+    if decision.decided_by == DECIDED_BY_SELLER_RULE:
+        return SELLER_RULE_MINUTES
+    return (decision.decided_at - decision.requested_at).total_seconds() / 60

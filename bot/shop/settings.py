@@ -6,6 +6,7 @@ seller's edit breaks it. `SettingsFile.write` changes one setting.
 """
 import io
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -21,6 +22,12 @@ from bot.shop.vocabulary import BUYER_CANCELLATION_MODES, CANCEL_ON_REQUEST, RET
 
 DEFAULT_CHAT_WELCOME = "Hi! I'm the shop's assistant. Ask me anything, or pick a question below."
 MAX_CHAT_WELCOME_LENGTH = 1000
+# The storefront chat widget's look (`widget:`), when shop.yml does not set it.
+DEFAULT_WIDGET_TITLE = "Chat with us"
+DEFAULT_WIDGET_COLOUR = "#2c5cc5"
+WIDGET_POSITIONS = ("right", "left")
+MAX_WIDGET_TITLE_LENGTH = 60
+WIDGET_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +83,46 @@ def _handoff_rules(document: object, path: Path) -> HandoffRules:
 
 
 @dataclass(frozen=True)
+class WidgetLook:
+    """How the storefront chat widget looks (bot/web/static/widget.js): the panel's title, its
+    colour (#rrggbb, lower-case) and the corner of the page it sits in."""
+
+    title: str = DEFAULT_WIDGET_TITLE
+    colour: str = DEFAULT_WIDGET_COLOUR
+    position: str = "right"
+
+    def as_json(self) -> dict:
+        return {"title": self.title, "colour": self.colour, "position": self.position}
+
+
+def _widget_look(document: object, path: Path) -> WidgetLook:
+    if document is None:
+        return WidgetLook()
+    if not isinstance(document, dict):
+        raise SettingsError(f"{path}: `widget` must be a mapping with `title`, `colour` and `position`")
+    unknown = sorted(str(key) for key in document if key not in ("title", "colour", "position"))
+    if unknown:
+        raise SettingsError(f"{path}: unknown `widget` settings {unknown}; known: title, colour, position")
+    title = document.get("title", DEFAULT_WIDGET_TITLE)
+    if not isinstance(title, str):
+        raise SettingsError(f"{path}: `widget.title` must be a text, not {title!r}")
+    if not title.strip():
+        raise SettingsError(f"{path}: `widget.title` must not be empty")
+    title = " ".join(title.split())
+    if len(title) > MAX_WIDGET_TITLE_LENGTH:
+        raise SettingsError(f"{path}: `widget.title` is longer than {MAX_WIDGET_TITLE_LENGTH} characters")
+    colour = document.get("colour", DEFAULT_WIDGET_COLOUR)
+    if colour is None:  # `colour: #2c5cc5` unquoted: YAML reads a comment
+        raise SettingsError(f'{path}: `widget.colour` is empty; write it in quotes, like "#2c5cc5" (an unquoted # starts a comment)')
+    if not isinstance(colour, str) or not WIDGET_COLOUR.fullmatch(colour.strip()):
+        raise SettingsError(f"{path}: `widget.colour` must be a colour written as #rrggbb (like #2c5cc5), not {colour!r}")
+    position = document.get("position", "right")
+    if position not in WIDGET_POSITIONS:
+        raise SettingsError(f"{path}: `widget.position` must be one of {', '.join(WIDGET_POSITIONS)}, not {position!r}")
+    return WidgetLook(title=title, colour=colour.strip().lower(), position=position)
+
+
+@dataclass(frozen=True)
 class ShopSettings:
     shop: str
     name: str
@@ -89,6 +136,7 @@ class ShopSettings:
     chat_welcome: str = DEFAULT_CHAT_WELCOME
     working_hours: WorkingHours = WorkingHours()
     handoff: HandoffRules = HandoffRules()
+    widget: WidgetLook = WidgetLook()
 
 
 def _positive_int(document: dict, key: str, default: int, path: Path) -> int:
@@ -141,7 +189,20 @@ def load_settings(path: Path) -> ShopSettings:
         chat_welcome=chat_welcome,
         working_hours=working_hours,
         handoff=_handoff_rules(document.get("handoff"), path),
+        widget=_widget_look(document.get("widget"), path),
     )
+
+
+def _merged(existing: object, value: object) -> object:
+    """`value` written over `existing`: a mapping is updated in place, so that the comments
+    ruamel keeps inside it (those after its last line, above the next setting) stay."""
+    if isinstance(existing, dict) and isinstance(value, dict):
+        for key in [key for key in existing if key not in value]:
+            del existing[key]
+        for key, item in value.items():
+            existing[key] = _merged(existing[key], item) if key in existing else item
+        return existing
+    return value
 
 
 class SettingsFile:
@@ -186,7 +247,8 @@ class SettingsFile:
         """
         yaml_round_trip = YAML()  # ruamel keeps comments, order and quoting
         document = yaml_round_trip.load(self.path.read_text(encoding="utf-8"))
-        document[key] = LiteralScalarString(value) if isinstance(value, str) and "\n" in value else value
+        value = LiteralScalarString(value) if isinstance(value, str) and "\n" in value else value
+        document[key] = _merged(document.get(key), value)
         text = io.StringIO()
         yaml_round_trip.dump(document, text)
 

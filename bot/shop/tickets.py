@@ -4,16 +4,20 @@ A ticket is opened by the bot (`action_handoff`: the shopper asked, the bot was 
 sure twice in a row, or a sensitive topic) or by the web service (working hours:
 the team answers, the bot stays silent). At most one ticket per conversation is open.
 """
+import hashlib
 import json
-from datetime import datetime, timedelta
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import selectinload, sessionmaker
 
 from bot.rasa import events as tracker_events
 from bot.shop import rules
-from bot.shop.db import CLAIMED, RESOLVED, WAITING, StaffUser, Ticket, transaction, utcnow
+from bot.shop.db import CLAIMED, RESOLVED, WAITING, Customer, Order, Shop, StaffUser, Ticket, transaction, utcnow
+from bot.shop.identity import verified_customer_id
+from bot.shop.orders import money
 from bot.errors import Conflict, NotFound
 
 ASKED_FOR_HUMAN, REPEATED_FALLBACK, WORKING_HOURS = "asked_for_human", "repeated_fallback", "working_hours"
@@ -46,14 +50,26 @@ def transcript(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return messages
 
 
+_IDENTITY_KEYS = ("customer_id", "expires", "signature")
+
+
 def summarize(events: List[Dict[str, Any]], slots: Dict[str, Any]) -> Dict[str, Any]:
-    """What an agent needs at a glance: shopper, verified order, intent, the bot's answers, the last messages."""
+    """What an agent needs at a glance: shopper, verified order, intent, the bot's answers, the last messages.
+
+    `customer_id` is the customer the bot verified through a signed identity (the
+    `verified_by` slot); `identity` is the latest message's signed identity as sent, with
+    the message's time, which the console checks before it shows that customer's name.
+    """
     user_events = [e for e in events if tracker_events.is_shopper_message(e)]
     latest = (user_events[-1].get("parse_data") or {}) if user_events else {}
     intent = latest.get("intent") or {}
-    signed_in = ((user_events[-1].get("metadata") or {}) if user_events else {}).get("customer_id")
+    metadata = (user_events[-1].get("metadata") or {}) if user_events else {}
+    signed_in = metadata.get("customer_id")
     verified_by = slots.get("verified_by")
     messages = transcript(events)
+    identity = {key: metadata.get(key) for key in _IDENTITY_KEYS} if signed_in else None
+    if identity is not None:
+        identity["at"] = user_events[-1].get("timestamp")
     return {
         "shopper": (
             f"signed-in customer {verified_by}" if verified_by and verified_by != "contact"
@@ -66,25 +82,130 @@ def summarize(events: List[Dict[str, Any]], slots: Dict[str, Any]) -> Dict[str, 
         "intent_confidence": round(float(intent.get("confidence") or 0.0), 2),
         "bot_answered": [m["text"] for m in messages if m["from"] == "bot"][-3:],
         "last_messages": messages[-LAST_MESSAGES:],
+        "customer_id": verified_by if verified_by and verified_by != "contact" else None,
+        "identity": identity,
     }
 
 
-def ticket_json(ticket: Ticket, now: datetime) -> Dict[str, Any]:
-    due = rules.ticket_due_at(ticket.shopper_waiting_since, ticket.deadline_at)
+@dataclass(frozen=True)
+class OrderFacts:
+    """The verified order as the console shows it."""
+
+    number: str
+    status: str
+    total: str  # "€24.90"
+    customer_name: str
+    # The marketplace deadline at stake now (OrderDesk.marketplace_deadline), if any.
+    deadline: Optional[Tuple[datetime, str]] = None
+
+    @property
+    def status_label(self) -> str:
+        return self.status.replace("_", " ").capitalize()  # "ready_to_ship" → "Ready to ship"
+
+
+def deadline_words(label: str) -> str:
+    """What is due at a marketplace deadline, in a few words ("ship by"), from its label."""
+    if "refund" in label:
+        return "decide the refund by"
+    if "ship" in label:
+        return "ship by"
+    return label
+
+
+def short_id(sender_id: str) -> str:
+    """A conversation's short, stable name for a shopper nobody knows: 6 hex digits."""
+    return hashlib.blake2s(sender_id.encode(), digest_size=3).hexdigest()
+
+
+def _at(timestamp: Optional[float]) -> Optional[datetime]:
+    return datetime.fromtimestamp(timestamp, timezone.utc) if isinstance(timestamp, (int, float)) else None
+
+
+def moment_json(moment: Optional[datetime], now: datetime, zone: tzinfo) -> Optional[Dict[str, str]]:
+    """A time as the console shows it: relative ("12 min ago"), how long since ("12 min"),
+    absolute (on hover, in the shop's time zone), ISO."""
+    if moment is None:
+        return None
+    local = moment.astimezone(zone)
+    words = rules.duration_words(now - moment)
+    return {
+        "at": moment.isoformat(),
+        "ago": "just now" if words == "under 1 min" else f"{words} ago" if moment <= now else f"in {words}",
+        "duration": words,
+        "absolute": f"{local:%a} {local.day} {local:%b %Y, %H:%M} ({local.tzname()})",
+    }
+
+
+def last_message_at(ticket: Ticket, summary: Dict[str, Any]) -> Optional[datetime]:
+    """The latest message of the conversation the ticket knows of: the shopper's or an agent's."""
+    moments = [_at((summary.get("last_messages") or [{}])[-1].get("at")), _at(summary.get("last_shopper_at")),
+               ticket.last_agent_reply_at]
+    return max((moment for moment in moments if moment is not None), default=None)
+
+
+def last_shopper_text(summary: Dict[str, Any]) -> str:
+    if summary.get("last_shopper_text"):
+        return summary["last_shopper_text"]
+    said = [m["text"] for m in summary.get("last_messages") or [] if m.get("from") == "shopper"]
+    return said[-1] if said else ""
+
+
+def recorded_deadline(ticket: Ticket) -> Optional[Tuple[datetime, str]]:
+    """The marketplace deadline recorded when the ticket opened (or last refreshed)."""
+    return (ticket.deadline_at, ticket.deadline_label or "deadline") if ticket.deadline_at else None
+
+
+def ticket_json(
+    ticket: Ticket, now: datetime, viewer: Optional[str] = None, order: Optional[OrderFacts] = None,
+    shopper_name: Optional[str] = None, windows: rules.UrgencyWindows = rules.UrgencyWindows(),
+    zone: tzinfo = timezone.utc,
+) -> Dict[str, Any]:
+    """A ticket for the console: who, which order, how urgent and why, since when, and what
+    `viewer` (an agent's username) may do with it. `order` and `shopper_name` come from the
+    database (TicketDesk.shown); without them, the ticket's own record."""
+    summary = json.loads(ticket.summary or "{}")
+    summary.pop("identity", None)  # checked by TicketDesk.shown; the signature is nobody's business
+    deadline = order.deadline if order is not None else recorded_deadline(ticket)
+    due = rules.ticket_due_at(ticket.shopper_waiting_since, deadline[0] if deadline else None)
+    urgency = rules.ticket_urgency(
+        now, (deadline[0], deadline_words(deadline[1])) if deadline else None, ticket.shopper_waiting_since, windows, zone,
+    )
+    holder = ticket.agent.username if ticket.agent else None
+    mine = ticket.status == CLAIMED and viewer is not None and holder == viewer
     return {
         "id": ticket.id, "sender": ticket.sender_id, "status": ticket.status, "reason": ticket.reason,
         "agent": ticket.agent.display_name if ticket.agent else None,
-        "agent_username": ticket.agent.username if ticket.agent else None,
+        "agent_username": holder,
+        "mine": mine,
+        "actions": list(rules.ticket_actions(ticket.status, holder, viewer)),
+        "shopper_name": shopper_name or f"Shopper {short_id(ticket.sender_id)}",
+        "shopper_known": bool(shopper_name),
+        "urgency": {
+            "level": urgency.level, "reason": urgency.reason,
+            "deadline_at": urgency.deadline_at.isoformat() if urgency.deadline_at else None,
+        },
+        "order_details": None if not ticket.order_number else {
+            "number": ticket.order_number,
+            "status": order.status if order else None,
+            "status_label": order.status_label if order else None,
+            "total": order.total if order else None,
+            "deadline": moment_json(deadline[0], now, zone) if deadline else None,
+            "deadline_label": deadline[1] if deadline else None,
+        },
+        "waiting_since": moment_json(ticket.shopper_waiting_since, now, zone),
+        "last_message": moment_json(last_message_at(ticket, summary), now, zone),
+        "opened": moment_json(ticket.created_at, now, zone),
+        "last_shopper_text": last_shopper_text(summary),
         "created_at": ticket.created_at.isoformat(),
         "waiting_minutes": (
             round((now - ticket.shopper_waiting_since).total_seconds() / 60, 1) if ticket.shopper_waiting_since else None
         ),
         "due_at": due.isoformat() if due else None,
         "due_in_minutes": round((due - now).total_seconds() / 60) if due else None,
-        "deadline": ticket.deadline_label,
-        "deadline_in_minutes": round((ticket.deadline_at - now).total_seconds() / 60) if ticket.deadline_at else None,
+        "deadline": deadline[1] if deadline else None,
+        "deadline_in_minutes": round((deadline[0] - now).total_seconds() / 60) if deadline else None,
         "order": ticket.order_number,
-        "summary": json.loads(ticket.summary or "{}"),
+        "summary": summary,
     }
 
 
@@ -125,7 +246,7 @@ class TicketDesk:
             ticket.deadline_at, ticket.deadline_label = deadline or (None, None)
             ticket.shopper_waiting_since = ticket.shopper_waiting_since or now
             ticket.updated_at = now
-        return ticket
+        return self.get(ticket.id)  # loaded whole, its agent included
 
     def get(self, ticket_id: int) -> Ticket:
         with self.sessions() as session:
@@ -145,18 +266,70 @@ class TicketDesk:
             rules.ticket_due_at(t.shopper_waiting_since, t.deadline_at) or far_future, t.created_at,
         ))
 
+    def shown(
+        self, tickets: List[Ticket], now: datetime, viewer: Optional[str] = None,
+        deadline_of: Optional[Callable[[str], Optional[Tuple[datetime, str]]]] = None,
+        windows: rules.UrgencyWindows = rules.UrgencyWindows(), zone: tzinfo = timezone.utc,
+    ) -> List[Dict[str, Any]]:
+        """`ticket_json` of each ticket, with the shopper's name and the verified order's
+        details from the database (read once for all). `deadline_of` gives an order's
+        marketplace deadline as it is now; without it, the one recorded when the ticket opened."""
+        summaries = {ticket.id: json.loads(ticket.summary or "{}") for ticket in tickets}
+        numbers = {ticket.order_number for ticket in tickets if ticket.order_number}
+        with self.sessions() as session:
+            orders = {order.number: order for order in session.execute(
+                select(Order).where(Order.shop_id == self.shop_id, Order.number.in_(numbers))
+                .options(selectinload(Order.customer))
+            ).scalars()} if numbers else {}
+            secret = session.get(Shop, self.shop_id).identity_secret if any(
+                summary.get("identity") for summary in summaries.values()
+            ) else ""
+            customer_ids = {ticket.id: self._signed_in(summaries[ticket.id], secret) for ticket in tickets}
+            wanted = {customer_id for customer_id in customer_ids.values() if customer_id}
+            names = {customer.external_id: customer.name for customer in session.execute(
+                select(Customer).where(Customer.shop_id == self.shop_id, Customer.external_id.in_(wanted))
+            ).scalars()} if wanted else {}
+        shown = []
+        for ticket in tickets:
+            order = orders.get(ticket.order_number or "")
+            facts = None
+            if order is not None:
+                deadline = deadline_of(order.number) if deadline_of is not None else recorded_deadline(ticket)
+                facts = OrderFacts(order.number, order.status, money(order.total_cents, order.currency),
+                                   order.customer.name, deadline)
+            name = facts.customer_name if facts else names.get(customer_ids[ticket.id] or "")
+            shown.append(ticket_json(ticket, now, viewer, facts, name, windows, zone))
+        return shown
+
+    @staticmethod
+    def _signed_in(summary: Dict[str, Any], secret: str) -> Optional[str]:
+        """The customer a ticket's conversation is signed in as: verified by the bot, or a
+        valid signed identity on the shopper's latest message (as of that message)."""
+        if summary.get("customer_id"):
+            return summary["customer_id"]
+        identity = summary.get("identity") or {}
+        if not secret or not isinstance(identity.get("at"), (int, float)):
+            return None
+        return verified_customer_id(secret, identity, identity["at"])
+
     def last_change(self) -> Optional[datetime]:
         with self.sessions() as session:
             return session.execute(
                 select(Ticket.updated_at).where(Ticket.shop_id == self.shop_id).order_by(Ticket.updated_at.desc()).limit(1)
             ).scalar_one_or_none()
 
-    def note_shopper_message(self, ticket_id: int, now: Optional[datetime] = None) -> None:
+    def note_shopper_message(self, ticket_id: int, now: Optional[datetime] = None, text: Optional[str] = None) -> None:
+        """The shopper wrote again (`text`, if given, is what): they wait for a person."""
         now = now or utcnow()
         with transaction(self.sessions) as session:
             ticket = session.get(Ticket, ticket_id)
             ticket.shopper_waiting_since = ticket.shopper_waiting_since or now
             ticket.updated_at = now
+            summary = json.loads(ticket.summary or "{}")
+            summary["last_shopper_at"] = now.timestamp()
+            if text:
+                summary["last_shopper_text"] = text
+            ticket.summary = json.dumps(summary)
 
     def claim(self, ticket_id: int, agent: StaffUser, now: Optional[datetime] = None) -> Ticket:
         """Take a waiting ticket. Of two agents claiming at once, exactly one wins: the update

@@ -38,6 +38,12 @@ PARCEL_PROBLEMS = (PARCEL_LOST, PARCEL_DAMAGED)
 # Who or what cancelled the order; the marketplace counts each type separately.
 BY_SELLER, AUTOMATIC, LOGISTICS_OBSTACLE, BY_BUYER = "by_seller", "automatic", "logistics_obstacle", "by_buyer"
 CANCELLATION_TYPES = (BY_SELLER, AUTOMATIC, LOGISTICS_OBSTACLE, BY_BUYER)
+CANCELLATION_TYPE_TEXT = {
+    BY_SELLER: "by the seller",
+    AUTOMATIC: "automatic (by the marketplace)",
+    LOGISTICS_OBSTACLE: "logistics obstacle (parcel lost or damaged)",
+    BY_BUYER: "by the buyer",
+}
 
 # The refund of a cancelled order: none for an unpaid one, then pending until paid back.
 NO_REFUND_NEEDED, REFUND_PENDING, REFUND_PAID = "none", "pending", "refunded"

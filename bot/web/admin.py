@@ -1,4 +1,5 @@
-"""The seller's admin page: FAQs, Chat Welcome, history, unanswered messages, try-it box."""
+"""The seller's admin page: FAQs, Chat Welcome, history, unanswered messages, try-it box,
+working hours, the chat widget's look."""
 from typing import Dict
 
 from aiohttp import web
@@ -11,7 +12,7 @@ from bot.faq.editor import FaqEditor, faq_from_form
 from bot.shop.hours import BOT_MODES, WEEKDAYS, WorkingHours, describe_opening, format_intervals, is_open, next_opening
 from bot.rasa.recommendations import faq_ranking
 from bot.rasa.responses import fill_response
-from bot.shop.settings import SettingsError
+from bot.shop.settings import WIDGET_COLOUR, WIDGET_POSITIONS, SettingsError
 from bot.web.auth import staff_user
 from bot.web.resources import CONFIG, FAQ_STORE, RASA, RESPONSES, SHOP, TRAINER
 from bot.web.templating import render
@@ -53,7 +54,10 @@ def _form_fields(faq: Faq) -> Dict:
 
 async def new_faq_form(request: web.Request) -> web.Response:
     await staff_user(request, SELLER)
-    blank = Faq(id="", category=CATEGORIES[-1], question=request.query.get("question", ""), similar=(), answer="")
+    # `?question=...&question=...` (the dashboard's groups of unanswered messages): the first is the
+    # question, the others its other phrasings.
+    questions = [" ".join(text.split()) for text in request.query.getall("question", []) if text.strip()]
+    blank = Faq(id="", category=CATEGORIES[-1], question=questions[0] if questions else "", similar=tuple(questions[1:]), answer="")
     return render(request, "admin_faq_form.html", is_new=True, form=_form_fields(blank), version="", categories=CATEGORIES, error="")
 
 
@@ -234,3 +238,33 @@ async def save_working_hours(request: web.Request) -> web.Response:
     except (InvalidInput, SettingsError) as error:
         return await working_hours(request, fields=dict(form), error=f"Not saved: {error}", status=400)
     raise web.HTTPSeeOther(request.app.router["hours"].url_for().with_query(notice="Working hours saved; they apply at once."))
+
+
+def _widget_tag(request: web.Request) -> str:
+    """The script tag a seller pastes into their store's pages."""
+    return f'<script src="{request.scheme}://{request.host}/widget.js" async></script>'
+
+
+async def widget_look(request: web.Request, fields: Dict = None, error: str = "", status: int = 200) -> web.Response:
+    await staff_user(request, SELLER)
+    look = request.app[SHOP].settings.widget
+    form = fields or look.as_json()
+    # The preview shows a refused colour as the one in service.
+    preview_colour = form["colour"].lower() if WIDGET_COLOUR.fullmatch(form["colour"]) else look.colour
+    return render(
+        request, "admin_widget.html", status=status, form=form, positions=WIDGET_POSITIONS, preview_colour=preview_colour,
+        script_tag=_widget_tag(request), notice=request.query.get("notice", ""), error=error,
+    )
+
+
+async def save_widget_look(request: web.Request) -> web.Response:
+    await staff_user(request, SELLER)
+    form = await request.post()
+    fields = {name: str(form.get(name, "")).strip() for name in ("title", "colour", "position")}
+    try:
+        request.app[SHOP].settings_file.write("widget", fields)
+    except SettingsError as error:
+        return await widget_look(request, fields=fields, error=f"Not saved: {error}", status=400)
+    raise web.HTTPSeeOther(
+        request.app.router["widget"].url_for().with_query(notice="Chat widget saved; store pages show it at their next load.")
+    )

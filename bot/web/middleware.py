@@ -30,6 +30,27 @@ def _error_response(request: web.Request, status: int, message: str) -> web.Resp
     return render(request, "error.html", status=status, message=message, back=request.headers.get("Referer", "/"))
 
 
+# A store on another site embeds the chat: its page calls these with the browser key in a header
+# (no cookies cross-site), so any origin may, and nothing else of the service is open to it.
+CROSS_SITE_PATHS = ("/api/chat", "/widget.js")
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST",
+    "Access-Control-Allow-Headers": "Content-Type, X-Chat-Key", "Access-Control-Expose-Headers": "Retry-After",
+    "Access-Control-Max-Age": "600",
+}
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler):
+    if not request.path.startswith(CROSS_SITE_PATHS):
+        return await handler(request)
+    if request.method == "OPTIONS":  # the browser's preflight
+        return web.Response(status=204, headers=CORS_HEADERS)
+    response = await handler(request)
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     try:

@@ -1,22 +1,21 @@
 """Thin views: parse the request, call the service layer, shape the response."""
 import json
-from pathlib import Path
 from typing import Any, Dict
 
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.rasa.client import clean_text, validate_message, validate_sender
+from bot.rasa.client import clean_text
 from bot.errors import InvalidInput, NotFound, ServiceUnavailable, UnsupportedMediaType
-from bot.web.limits import admit
+from bot.shop.conversations import Access
+from bot.web import chat
 from bot.shop.orders import OrderDesk
-from bot.rasa.recommendations import order_answer, question_to_answer, recommend
+from bot.rasa.recommendations import fitting_suggestions, order_answer, recommend
 from bot.web.auth import staff_user
-from bot.web.resources import FAQ_STORE, LIMITS, RASA, RESPONSES, SHOP, client_address, gateway
+from bot.web.resources import FAQ_STORE, RASA, RESPONSES, SHOP, client_address, gateway
 
-STATIC_DIR = Path(__file__).parent / "static"
-SLOW_DOWN = "You're sending messages faster than we can answer them. Please wait {seconds} seconds, then send yours again."
+BROWSER_KEY_DAYS = 365
 
 
 async def json_body(request: web.Request) -> Dict[str, Any]:
@@ -33,24 +32,28 @@ async def json_body(request: web.Request) -> Dict[str, Any]:
     return body
 
 
-async def chat_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC_DIR / "chat.html")
+def browser_access(request: web.Request) -> Access:
+    """Who asks: the browser's key (header, else cookie) and the network address."""
+    key = request.headers.get(chat.BROWSER_KEY_HEADER) or request.cookies.get(chat.BROWSER_KEY_COOKIE) or None
+    return Access(key, client_address(request))
 
 
 async def chat_message(request: web.Request) -> web.Response:
     """A shopper's message: the bot's replies (none while a person answers), and a cursor for /api/chat/updates."""
-    address, limits = client_address(request), request.app[LIMITS]
-    admit([(limits.chat_per_address, address)], SLOW_DOWN)  # every request counts, well-formed or not
+    access = browser_access(request)
+    chat.admit_client(request.app, access.address)  # every request counts, well-formed or not
     body = await json_body(request)
-    sender, text = clean_text(body.get("sender")), clean_text(body.get("message"))
-    validate_sender(sender)
-    admit([(limits.chat_per_sender, sender)], SLOW_DOWN)
-    validate_message(sender, text)
-    metadata = body.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidInput("`metadata` must be a JSON object.")
-    # `metadata` carries the storefront's signed shopper identity (bot/shop/identity.py).
-    return web.json_response(await gateway(request.app).shopper_message(sender, text, metadata, address))
+    answer = await chat.shopper_message(
+        request.app, access, body.get("sender"), body.get("message"), body.get("metadata"), "web",
+        body.get("after"),
+    )
+    response = web.json_response(answer)
+    if answer["key"] and answer["key"] != request.cookies.get(chat.BROWSER_KEY_COOKIE):
+        response.set_cookie(
+            chat.BROWSER_KEY_COOKIE, answer["key"], max_age=BROWSER_KEY_DAYS * 86400, httponly=True, samesite="Lax",
+            secure=request.secure,
+        )
+    return response
 
 
 async def chat_updates(request: web.Request) -> web.Response:
@@ -59,30 +62,34 @@ async def chat_updates(request: web.Request) -> web.Response:
         after = float(request.query.get("after", "0"))
     except ValueError as error:
         raise InvalidInput("`after` must be the cursor of an earlier answer.") from error
-    sender = clean_text(request.query.get("sender", ""))
-    validate_sender(sender)
-    return web.json_response(await gateway(request.app).updates(sender, after))
+    return web.json_response(await chat.shopper_updates(request.app, browser_access(request), request.query.get("sender", ""), after))
+
+
+async def chat_history(request: web.Request) -> web.Response:
+    """The whole conversation (the shopper's own messages too), for a reloaded chat."""
+    return web.json_response(await chat.shopper_history(request.app, browser_access(request), request.query.get("sender", "")))
 
 
 async def recommendations(request: web.Request) -> web.Response:
-    """Top suggested replies for `{"message": ...}`, or for the latest message of `{"sender": ...}`."""
+    """Top suggested replies for `{"message": ...}`, or for the open question of `{"sender": ...}`
+    (only replies that fit it: bot/rasa/recommendations.py `fitting_suggestions`)."""
     await staff_user(request)
     body = await json_body(request)
     app = request.app
-    answer = None
     if "sender" in body:
         tracker = await app[RASA].tracker(body["sender"])
-        parse = question_to_answer(tracker)
-        if parse is None:
-            raise NotFound(f"The conversation {body['sender']!r} has no question from the shopper.")
-        desk = OrderDesk(app[SHOP])
+        slots = tracker.get("slots") or {}
         try:
-            answer = order_answer(desk, app[RESPONSES], tracker.get("slots") or {})
+            answer = order_answer(OrderDesk(app[SHOP]), app[RESPONSES], slots)
         except SQLAlchemyError as error:
             raise ServiceUnavailable("The order database is not reachable; FAQ suggestions only.") from error
+        with_a_person = gateway(app).tickets.open_ticket_of(body["sender"]) is not None
+        parse, suggestions = fitting_suggestions(tracker, app[FAQ_STORE], answer, slots.get("verified_order"), with_a_person)
+        if parse is None:
+            raise NotFound(f"The conversation {body['sender']!r} has no open question from the shopper.")
     else:
         parse = await app[RASA].parse(clean_text(body.get("message")))
-    suggestions = recommend(parse, app[FAQ_STORE], answer)
+        suggestions = recommend(parse, app[FAQ_STORE])
     return web.json_response({"message": parse.get("text", ""), "suggestions": [s.as_json() for s in suggestions]})
 
 

@@ -36,8 +36,9 @@ class Web:
     def __init__(self, ports):
         self.url = f"http://127.0.0.1:{ports['WEB_PORT']}"
 
-    def chat(self, sender, message):
-        response = requests.post(f"{self.url}/api/chat", json={"sender": f"{sender}-{RUN_ID}", "message": message}, timeout=60)
+    def chat(self, sender, message, after=None):
+        body = {"sender": f"{sender}-{RUN_ID}", "message": message, **({"after": after} if after is not None else {})}
+        response = requests.post(f"{self.url}/api/chat", json=body, timeout=60)
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -212,3 +212,26 @@ def test_broken_text_gets_a_normal_reply(product):
         status, _, body = client.post_chat(raw % RUN_ID.encode())
         assert status == 200, (n, body)
         assert texts(body), n
+
+
+def test_a_conversation_is_readable_only_by_the_browser_that_started_it(web):
+    """Two browsers (their own cookies) on one address: the second learns the first's
+    conversation id, and gets nothing from it."""
+    emma, snoop = requests.Session(), requests.Session()
+    first = emma.post(f"{web.url}/api/chat", json={"message": "/session_start"}, timeout=60).json()
+    sender = first["sender"]
+    assert emma.cookies.get("shop_chat_key") == first["key"]
+    assert emma.post(f"{web.url}/api/chat", json={"sender": sender, "message": "where is my order 100001?"}, timeout=60).ok
+    history = emma.get(f"{web.url}/api/chat/history", params={"sender": sender}, timeout=30).json()
+    assert [m["from"] for m in history["messages"]][-2:] == ["shopper", "bot"]
+    assert history["messages"][-2]["text"] == "where is my order 100001?"
+    for attempt in (
+        snoop.get(f"{web.url}/api/chat/history", params={"sender": sender}, timeout=30),
+        snoop.get(f"{web.url}/api/chat/updates", params={"sender": sender, "after": 0}, timeout=30),
+        snoop.post(f"{web.url}/api/chat", json={"sender": sender, "message": "emma@example.com"}, timeout=60),
+        requests.get(f"{web.url}/api/chat/history", params={"sender": sender}, timeout=30),  # no cookies at all
+    ):
+        assert attempt.status_code == 403, attempt.text
+    # A widget on another site sends the key in a header instead of the cookie.
+    header_only = requests.get(f"{web.url}/api/chat/history", params={"sender": sender}, headers={"X-Chat-Key": first["key"]}, timeout=30)
+    assert header_only.status_code == 200 and header_only.json()["messages"] == history["messages"]

@@ -117,6 +117,13 @@ def test_handoff_claim_reply_resolve_and_the_bot_is_back(web):
     update = web.updates("human", cursor)
     assert [(r["from"], r["text"]) for r in update["replies"]] == [("agent", "Hi, Alex here. Let me check.")]
     assert update["handoff"]["status"] == "claimed"
+    assert update["handoff"]["agent"] == "Alex"
+
+    # The shopper writes before their chat looked for updates: the answer brings the agent's reply.
+    missed = agent.post(f"{web.url}/api/agent/tickets/{ticket['id']}/reply", json={"text": "Found it: it ships today."})
+    assert missed.status_code == 200
+    answer = web.chat("human", "any news?", after=update["cursor"])
+    assert [(r["from"], r["agent"], r["text"]) for r in answer["replies"]] == [("agent", "Alex", "Found it: it ships today.")]
 
     assert agent.post(f"{web.url}/api/agent/tickets/{ticket['id']}/resolve").status_code == 200
     late = agent.post(f"{web.url}/api/agent/tickets/{ticket['id']}/reply", json={"text": "one more thing"})

@@ -30,10 +30,16 @@ def test_a_browser_gets_a_key_with_its_first_message_and_only_it_may_go_on(owner
 
 
 def test_a_client_without_cookies_is_known_by_its_address(owners):
-    owners.claim("c2", Access(None, "10.0.0.2"), "web")
-    assert owners.claim("c2", Access(None, "10.0.0.2"), "web") == ""
+    first = owners.claim("c2", Access(None, "10.0.0.2"), "web")
+    second = owners.claim("c2", Access(None, "10.0.0.2"), "web")  # its key never shown: a new one
+    assert second != first
     with pytest.raises(Forbidden):
         owners.check("c2", Access(None, "10.0.0.3"))
+    with pytest.raises(Forbidden):
+        owners.check("c2", Access(first, "10.0.0.2"))  # the old key no longer binds
+    owners.claim("c2", Access(second, "10.0.0.9"), "web")  # the new one does, from anywhere
+    with pytest.raises(Forbidden):
+        owners.check("c2", Access(None, "10.0.0.2"))
 
 
 def test_a_browser_with_a_key_binds_every_conversation_it_starts(owners):

@@ -2,13 +2,15 @@
 import json
 import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.shop import db, demo
 from bot.shop.db import CLAIMED, RESOLVED, WAITING
 from bot.errors import Conflict, NotFound
-from bot.shop.tickets import WORKING_HOURS, TicketDesk, sensitive_topic, summarize, ticket_json, transcript
+from bot.shop.orders import OrderDesk
+from bot.shop.tickets import WORKING_HOURS, TicketDesk, sensitive_topic, short_id, summarize, ticket_json, transcript
 from bot.shop.context import ShopContext
 from bot.config import Config
 
@@ -131,3 +133,113 @@ def test_an_agent_reply_stops_the_wait_and_overdue_working_hours_tickets_are_fou
     tickets.open("asked", "asked_for_human", {"order": None}, now=now - timedelta(minutes=10))
     assert [t.id for t in tickets.waiting_for_the_bot(now, timedelta(minutes=3))] == [waiting.id]
     assert json.loads(tickets.get(waiting.id).summary) == {"order": None}
+
+
+# --- the console's view of a ticket: who, which order, how urgent, what the agent may do ---
+
+@pytest.fixture
+def console(sqlite_url):
+    with ShopContext(Config(database_url=sqlite_url, rasa_port=1)) as shop:
+        demo.set_up(shop)
+        with shop.sessions() as session:
+            agents = {u.username: u for u in session.query(db.StaffUser)}
+        yield TicketDesk(shop.sessions, shop.shop_id), agents, OrderDesk(shop)
+
+
+def shopper_said(text, metadata=None, at=100.0):
+    return [{"event": "user", "text": text, "timestamp": at, "metadata": metadata or {},
+             "parse_data": {"intent": {"name": "talk_to_human", "confidence": 0.9}}}]
+
+
+def test_the_console_shows_the_verified_orders_customer_its_details_and_its_deadline_in_words(console):
+    tickets, _, orders = console
+    summary = summarize(shopper_said("a person please"), {"verified_order": "100002", "verified_by": "contact"})
+    deadline_at, _ = orders.marketplace_deadline("100002")  # self-shipped, not shipped yet
+    now = deadline_at - timedelta(hours=1, minutes=20)
+    ticket = tickets.open("named", "asked_for_human", summary, now=now - timedelta(minutes=5))
+    shown, = tickets.shown([tickets.get(ticket.id)], now, "agent", orders.marketplace_deadline, zone=ZoneInfo("Europe/Berlin"))
+    assert shown["shopper_name"] == "Emma Hartley" and shown["shopper_known"] is True
+    details = shown["order_details"]
+    assert (details["number"], details["status"], details["status_label"]) == ("100002", "ready_to_ship", "Ready to ship")
+    assert details["total"].startswith("€") and details["deadline"]["at"] == deadline_at.isoformat()
+    clock = deadline_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M")
+    assert shown["urgency"] == {"level": "red", "reason": f"ship by {clock} — 1 h 20 min left",
+                                "deadline_at": deadline_at.isoformat()}
+    assert shown["waiting_since"]["ago"] == "5 min ago"
+    assert shown["waiting_since"]["absolute"].endswith(("(CET)", "(CEST)"))
+    assert shown["actions"] == ["claim"] and shown["mine"] is False
+    # Two days before the deadline, a fresh ticket is no emergency.
+    calm, = tickets.shown([tickets.get(ticket.id)], deadline_at - timedelta(days=2), "agent", orders.marketplace_deadline)
+    assert calm["urgency"]["level"] == "neutral" and calm["urgency"]["reason"].endswith("2 days left")
+
+
+def test_a_shipped_orders_deadline_no_longer_makes_the_ticket_urgent(console):
+    tickets, _, orders = console
+    summary = summarize(shopper_said("hello?"), {"verified_order": "100004", "verified_by": "contact"})
+    now = db.utcnow()
+    # Recorded with an old deadline; the order has shipped since (100004 is in delivery).
+    ticket = tickets.open("shipped", "asked_for_human", summary, deadline=(now + timedelta(minutes=30), "must ship"), now=now)
+    shown, = tickets.shown([tickets.get(ticket.id)], now, "agent", orders.marketplace_deadline)
+    assert shown["urgency"]["level"] == "neutral" and shown["order_details"]["deadline"] is None
+    assert shown["order_details"]["status_label"] == "In delivery"
+    # Without today's deadlines, the recorded one speaks.
+    recorded, = tickets.shown([tickets.get(ticket.id)], now, "agent")
+    assert recorded["urgency"]["level"] == "red" and recorded["urgency"]["reason"].startswith("ship by")
+
+
+def test_the_shopper_is_named_only_by_a_valid_signed_identity_or_the_bots_verification(console):
+    from bot.shop.demo import DEMO_IDENTITY_SECRET
+    from bot.shop.identity import signed_identity
+
+    tickets, _, _ = console
+    now = db.utcnow()
+    sent_at = now.timestamp()
+    signed = signed_identity(DEMO_IDENTITY_SECRET, "cust-liam", int(sent_at) + 600)
+    forged = {**signed, "customer_id": "cust-noah"}
+    expired = signed_identity(DEMO_IDENTITY_SECRET, "cust-liam", int(sent_at) - 1)
+    opened = {
+        name: tickets.open(name, "asked_for_human", summarize(shopper_said("help", metadata, sent_at), slots), now=now)
+        for name, metadata, slots in [
+            ("signed", signed, {}), ("forged", forged, {}), ("expired", expired, {}), ("anonymous", None, {}),
+            ("verified", None, {"verified_by": "cust-noah"}),
+        ]
+    }
+    # The identity counts as of its message: it may have expired since.
+    later = now + timedelta(hours=2)
+    shown = {t["sender"]: t for t in tickets.shown([tickets.get(t.id) for t in opened.values()], later, "agent")}
+    assert shown["signed"]["shopper_name"] == "Liam Fletcher"
+    assert shown["verified"]["shopper_name"] == "Noah Bennett"
+    for sender in ("forged", "expired", "anonymous"):
+        assert shown[sender]["shopper_name"] == f"Shopper {short_id(sender)}" and shown[sender]["shopper_known"] is False
+    assert "identity" not in shown["signed"]["summary"]  # the signature stays on the server
+
+
+def test_the_buttons_follow_the_tickets_state_and_holder(console):
+    tickets, agents, _ = console
+    ticket = tickets.open("states", "asked_for_human", {"order": None})
+
+    def seen_by(viewer):
+        return ticket_json(tickets.get(ticket.id), db.utcnow(), viewer)
+
+    assert seen_by("agent")["actions"] == ["claim"] and seen_by("agent2")["actions"] == ["claim"]
+    tickets.claim(ticket.id, agents["agent"])
+    mine, theirs = seen_by("agent"), seen_by("agent2")
+    assert (mine["actions"], mine["mine"]) == (["reply", "release", "resolve"], True)
+    assert (theirs["actions"], theirs["mine"], theirs["agent"]) == ([], False, agents["agent"].display_name)
+    tickets.resolve(ticket.id, "agent")
+    assert seen_by("agent")["actions"] == []
+
+
+def test_a_new_shopper_message_shows_in_the_queue_as_the_last_message(console):
+    tickets, agents, _ = console
+    now = db.utcnow()
+    ticket = tickets.open("later", "asked_for_human", summarize(shopper_said("first", at=now.timestamp() - 600), {}),
+                          now=now - timedelta(minutes=10))
+    tickets.claim(ticket.id, agents["agent"])
+    tickets.record_agent_reply(ticket.id, now=now - timedelta(minutes=4))
+    assert ticket_json(tickets.get(ticket.id), now)["last_message"]["ago"] == "4 min ago"
+    assert ticket_json(tickets.get(ticket.id), now)["waiting_since"] is None
+    tickets.note_shopper_message(ticket.id, now=now - timedelta(minutes=1), text="are you still there?")
+    shown = ticket_json(tickets.get(ticket.id), now)
+    assert shown["last_shopper_text"] == "are you still there?"
+    assert shown["last_message"]["ago"] == "1 min ago" and shown["waiting_since"]["ago"] == "1 min ago"

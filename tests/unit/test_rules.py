@@ -1,5 +1,6 @@
 """The business rules at their boundaries."""
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -199,3 +200,116 @@ KEY, OTHER_KEY = "a" * 64, "b" * 64
 )
 def test_a_conversation_is_used_only_by_the_browser_that_started_it(key_presented, presented, address, allowed):
     assert rules.may_use_conversation(KEY, key_presented, "10.0.0.1", presented, address) is allowed
+
+
+# --- how urgent a ticket in the agents' queue looks ------------------------------------------
+
+NOW = datetime(2026, 12, 2, 11, 40, tzinfo=timezone.utc)  # 12:40 in Berlin
+BERLIN = ZoneInfo("Europe/Berlin")
+SHIP = "ship by"
+
+
+@pytest.mark.parametrize(
+    "deadline_in, level, reason",
+    [
+        (timedelta(hours=1, minutes=20), rules.URGENCY_RED, "ship by 14:00 — 1 h 20 min left"),
+        (timedelta(hours=2), rules.URGENCY_RED, "ship by 14:40 — 2 h left"),  # the window's edge is near
+        (timedelta(hours=2, seconds=1), rules.URGENCY_NEUTRAL, "ship by 14:40 — 2 h left"),
+        (timedelta(minutes=-20), rules.URGENCY_RED, "ship by 12:20 — 20 min overdue"),
+        (timedelta(days=1, hours=3), rules.URGENCY_NEUTRAL, "ship by Thu 3 Dec 15:40 — 1 day 3 h left"),
+    ],
+)
+def test_a_ticket_is_red_only_when_its_marketplace_deadline_is_near(deadline_in, level, reason):
+    urgency = rules.ticket_urgency(NOW, (NOW + deadline_in, SHIP), None, zone=BERLIN)
+    assert (urgency.level, urgency.reason) == (level, reason)
+    assert urgency.deadline_at == NOW + deadline_in
+
+
+@pytest.mark.parametrize(
+    "waited, level, reason",
+    [
+        (None, rules.URGENCY_NEUTRAL, "nobody waiting"),
+        (timedelta(minutes=29, seconds=59), rules.URGENCY_NEUTRAL, "shopper waiting 29 min"),
+        (timedelta(minutes=30), rules.URGENCY_AMBER, "shopper waiting 30 min"),  # the reply target: amber, not red
+        (timedelta(hours=9, minutes=59), rules.URGENCY_AMBER, "shopper waiting 9 h 59 min"),
+        # The shop's reply deadline (12 h) is near from 10 h on.
+        (timedelta(hours=10), rules.URGENCY_RED, "reply by 14:40 — 2 h left"),
+        (timedelta(hours=13), rules.URGENCY_RED, "reply by 11:40 — 1 h overdue"),
+    ],
+)
+def test_a_waiting_shopper_is_amber_after_the_reply_target_and_red_near_the_reply_deadline(waited, level, reason):
+    since = NOW - waited if waited is not None else None
+    urgency = rules.ticket_urgency(NOW, None, since, zone=BERLIN)
+    assert (urgency.level, urgency.reason) == (level, reason)
+
+
+def test_the_nearest_deadline_speaks_and_the_windows_are_configurable():
+    far, soon = (NOW + timedelta(hours=5), SHIP), (NOW + timedelta(hours=3), SHIP)
+    waited = NOW - timedelta(minutes=45)
+    assert rules.ticket_urgency(NOW, far, waited).level == rules.URGENCY_AMBER
+    wide = rules.UrgencyWindows(near=timedelta(hours=6))
+    assert rules.ticket_urgency(NOW, far, waited, wide, BERLIN).reason == "ship by 17:40 — 5 h left"
+    short_reply = rules.UrgencyWindows(reply_deadline=timedelta(hours=1), near=timedelta(minutes=30))
+    assert rules.ticket_urgency(NOW, soon, waited, short_reply, BERLIN).reason == "reply by 12:55 — 15 min left"
+    patient = rules.UrgencyWindows(long_wait=timedelta(hours=1))
+    assert rules.ticket_urgency(NOW, None, waited, patient).level == rules.URGENCY_NEUTRAL
+
+
+@pytest.mark.parametrize(
+    "delta, words",
+    [
+        (timedelta(seconds=59), "under 1 min"), (timedelta(minutes=1), "1 min"), (timedelta(minutes=60), "1 h"),
+        (timedelta(minutes=61), "1 h 1 min"), (timedelta(days=1), "1 day"), (timedelta(days=2, hours=5), "2 days 5 h"),
+        (timedelta(minutes=-5), "5 min"),
+    ],
+)
+def test_durations_in_words(delta, words):
+    assert rules.duration_words(delta) == words
+
+
+@pytest.mark.parametrize(
+    "status, holder, viewer, actions",
+    [
+        ("waiting", None, "agent", ("claim",)),
+        ("claimed", "agent", "agent", ("reply", "release", "resolve")),
+        ("claimed", "agent2", "agent", ()),  # with someone else: no actions
+        ("claimed", "agent", None, ()),
+        ("resolved", "agent", "agent", ()),
+    ],
+)
+def test_a_tickets_actions_follow_its_state_and_holder(status, holder, viewer, actions):
+    assert rules.ticket_actions(status, holder, viewer) == actions
+
+
+# --- the seller's performance figures (the dashboard) ---------------------------------------------
+
+DEADLINE = T0 + 12 * DAY
+
+
+@pytest.mark.parametrize(
+    "shipped_at, stopped_at, now, outcome",
+    [
+        (DEADLINE, None, DEADLINE + DAY, (DEADLINE, False)),  # shipped at the deadline itself: on time
+        (T0 + 3 * DAY, None, T0 + 4 * DAY, (T0 + 3 * DAY, False)),  # settled when it shipped, before the deadline
+        (DEADLINE + timedelta(seconds=1), None, DEADLINE + DAY, (DEADLINE, True)),  # late: settled at the deadline
+        (None, None, DEADLINE, None),  # not shipped, deadline not passed yet: nothing settled
+        (None, None, DEADLINE + timedelta(seconds=1), (DEADLINE, True)),  # not shipped once it passed: late
+        (DEADLINE + DAY, None, DEADLINE + timedelta(hours=1), (DEADLINE, True)),  # shipping later than now: unshipped now
+        (None, DEADLINE, DEADLINE + DAY, None),  # cancelled at the deadline: never due
+        (None, DEADLINE + timedelta(hours=1), DEADLINE + DAY, (DEADLINE, True)),  # cancelled after it: it was late
+    ],
+)
+def test_shipping_outcome_settles_an_order_when_it_ships_in_time_or_misses_its_deadline(shipped_at, stopped_at, now, outcome):
+    assert rules.shipping_outcome(T0, shipped_at, stopped_at, now, 12) == outcome
+
+
+@pytest.mark.parametrize("late, due, breach", [(0, 0, False), (1, 11, False), (1, 10, True), (3, 20, True), (99, 1000, False)])
+def test_a_late_delivery_rate_of_10_percent_breaks_the_under_10_percent_rule(late, due, breach):
+    assert rules.order_volume_limit_risk(late, due) is breach
+
+
+def test_decision_minutes_of_one_round():
+    assert rules.decision_minutes(DecisionRound(T0, T0 + timedelta(hours=2), "seller")) == 120
+    assert rules.decision_minutes(DecisionRound(T0, T0 + timedelta(hours=2), "seller_rule")) == 1
+    assert rules.decision_minutes(DecisionRound(T0, T0 + DAY, "platform")) is None
+    assert rules.decision_minutes(DecisionRound(T0, None, None)) is None

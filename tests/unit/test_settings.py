@@ -1,7 +1,9 @@
 """shop.yml's reload rule (bot/shop/settings.py SettingsFile): re-read when the file changes,
-the last valid version kept when a change is broken, an error only if none was ever valid."""
+the last valid version kept when a change is broken, an error only if none was ever valid;
+the chat widget's look (`widget:`)."""
 import logging
 import os
+import re
 import shutil
 
 import pytest
@@ -110,3 +112,64 @@ def test_a_refused_write_changes_nothing_and_names_the_real_file(shop_yml):
     assert str(refused.value).startswith(f"{shop_yml}: `buyer_cancellation`")
     assert shop_yml.read_text() == before and settings_file.current().buyer_cancellation == "request"
     assert [path.name for path in shop_yml.parent.iterdir()] == ["shop.yml"]  # no temporary file left
+
+
+# --- the chat widget's look (`widget:`) ---
+
+def with_widget(shop_yml, section: str):
+    """shop.yml with its `widget:` section replaced by `section` (YAML text, "" for none)."""
+    text = shop_yml.read_text()
+    start = text.index("widget:\n")
+    end = text.index("\n\n", start)
+    shop_yml.write_text(text[:start] + section + text[end:])
+    return shop_yml
+
+
+def test_the_widget_look_is_read_from_shop_yml(shop_yml):
+    from bot.shop.settings import WidgetLook, load_settings
+
+    assert load_settings(shop_yml).widget == WidgetLook("Demo Shop help", "#2c5cc5", "right")
+    with_widget(shop_yml, 'widget:\n  title: "  Ask   us "\n  colour: "#AB12CD"\n  position: left')
+    assert load_settings(shop_yml).widget == WidgetLook("Ask us", "#ab12cd", "left")
+
+
+@pytest.mark.parametrize("section", ["", "widget:", "widget: {}"])
+def test_without_a_widget_section_the_defaults_apply(shop_yml, section):
+    from bot.shop.settings import WidgetLook, load_settings
+
+    assert load_settings(with_widget(shop_yml, section)).widget == WidgetLook("Chat with us", "#2c5cc5", "right")
+
+
+@pytest.mark.parametrize("section, message", [
+    ("widget: blue", "`widget` must be a mapping"),
+    ("widget:\n  colour: #2c5cc5", "write it in quotes"),  # an unquoted # starts a YAML comment
+    ('widget:\n  colour: "blue"', "`widget.colour` must be a colour written as #rrggbb"),
+    ('widget:\n  colour: "#2c5cc"', "`widget.colour` must be a colour written as #rrggbb"),
+    ("widget:\n  color: red", "unknown `widget` settings ['color']"),
+    ("widget:\n  position: top", "`widget.position` must be one of right, left"),
+    ("widget:\n  title: ''", "`widget.title` must not be empty"),
+    ("widget:\n  title: 42", "`widget.title` must be a text"),
+    ("widget:\n  title: " + "x" * 61, "`widget.title` is longer than 60 characters"),
+])
+def test_a_bad_widget_section_is_refused(shop_yml, section, message):
+    from bot.shop.settings import load_settings
+
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(with_widget(shop_yml, section))
+
+
+def test_writing_the_widget_look_keeps_the_comments_around_it(shop_yml):
+    settings_file = SettingsFile(shop_yml)
+    settings_file.write("widget", {"title": "Help", "colour": "#00aa00", "position": "left"})
+    assert settings_file.current().widget.as_json() == {"title": "Help", "colour": "#00aa00", "position": "left"}
+    text = shop_yml.read_text()
+    # Above it, and the next setting's, which ruamel keeps inside the section before it.
+    assert "# The storefront chat widget's look" in text and "\n\n# When a person answers the shop chat." in text
+
+
+def test_a_bad_widget_look_is_not_written(shop_yml):
+    settings_file = SettingsFile(shop_yml)
+    before = shop_yml.read_text()
+    with pytest.raises(SettingsError, match=f"{re.escape(str(shop_yml))}: `widget.colour`"):
+        settings_file.write("widget", {"title": "Help", "colour": "green", "position": "left"})
+    assert shop_yml.read_text() == before and settings_file.current().widget.colour == "#2c5cc5"

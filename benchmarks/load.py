@@ -1,0 +1,436 @@
+"""Loopback load on the shop assistant, side by side with a stock Rasa bot (`make benchmark-load`).
+
+    .venv/bin/python benchmarks/load.py [--setups embedded,production,stock] [--shoppers 20,50]
+                                        [--messages 20] [--time-limit 240] [--web-url URL]
+
+For each set-up it starts the product on free ports (`python -m bot run`, embedded: SQLite in a
+temporary folder; `python -m bot run --production`: PostgreSQL databases shop_benchmark and
+shop_benchmark_tracker, dropped and created afresh, Redis, 2 Rasa servers), then for each number
+of shoppers runs that many concurrent shoppers, each with its own cookie jar (one
+aiohttp.ClientSession), sending `--messages` messages one after another over the web service's
+/api/chat: the Chat Welcome (`/session_start`), FAQ questions, order look-ups with the demo shop's
+order numbers and e-mails, and a handoff to a person as the last message. Every reply is checked
+against what that request must get (a phrase of the right answer), and afterwards each
+conversation's history (GET /api/chat/history, read from Rasa's tracker) must hold the shopper's
+messages exactly once each and in the order sent: a lost, duplicated or reordered message fails
+the check.
+
+The stock bot is `rasa init --no-prompt`, trained in a temporary folder (or `--stock-dir`, trained
+once and reused), served with `rasa run` and driven over its REST webhook with the same shoppers
+and message counts (its moodbot phrases). Throughput is messages per second over the run's wall
+time; latency is each message's round trip. Bounded: shoppers x messages messages, and each run
+stops at `--time-limit` seconds (unfinished shoppers are reported).
+"""
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import aiohttp
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+TOKEN = "benchmark-token"
+BENCH_DATABASE = "postgresql://postgres@127.0.0.1:5432/shop_benchmark"
+BENCH_TRACKER = "postgresql://postgres@127.0.0.1:5432/shop_benchmark_tracker"
+
+# (message, a phrase the reply must hold): a shopper's real flows over the demo shop.
+SHOPPER_FLOW: List[Tuple[str, str]] = [
+    ("/session_start", "Welcome to Demo Shop"),
+    ("do you take paypal payments", "PayPal"),
+    ("how long will shipping take", "dispatch"),
+    ("where is my parcel for order 100004?", "e-mail address or phone number"),
+    ("emma@example.com", "SPXGB0123456789"),
+    ("can you wrap the order as a gift", "gift wrapping"),
+    ("what are the delivery charges", "4.99"),
+    ("why was my order 100007 cancelled", "e-mail address or phone number"),
+    ("liam@example.com", "out of stock"),
+    ("do you have a size guide", "size chart"),
+    ("is there a guarantee", "12 months"),
+    ("where is my refund for 100012", "was refunded on"),  # Liam's: already verified in this chat
+    ("does it cost anything to cancel", "cancellation fee"),
+    ("can i buy in bulk", "5% off"),
+    ("what do you do with my data", "only see"),
+    ("order status of 100015", "e-mail address or phone number"),
+    ("noah@example.com", "waiting for payment"),
+    ("where do i enter a promo code", "Voucher"),
+    ("do you provide invoices", "receipt"),
+    ("i want to talk to a person", "%HANDOFF%"),  # the last: the bot hands over and goes quiet
+]
+# The stock moodbot's phrases (rasa init's data), with a phrase of each answer.
+STOCK_FLOW: List[Tuple[str, str]] = [
+    ("hi", "How are you"), ("I am sad", "Did that help you?"), ("yes", "Great"),
+    ("hello", "How are you"), ("I am very happy", "Great"), ("are you a bot?", "I am a bot"),
+    ("good morning", "How are you"), ("unhappy", "Did that help you?"), ("no", "Bye"),
+    ("bye", "Bye"),
+]
+
+
+@dataclass
+class Run:
+    setup: str
+    shoppers: int
+    messages: int
+    latencies: List[float] = field(default_factory=list)
+    wall: float = 0.0
+    wrong: List[str] = field(default_factory=list)  # replies that did not answer their request
+    lost: int = 0  # no answer (an error, a time-out)
+    order_errors: List[str] = field(default_factory=list)  # history not exactly the messages sent, in order
+    unfinished: int = 0
+
+    @property
+    def sent(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def throughput(self) -> float:
+        return self.sent / self.wall if self.wall else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))] * 1000
+
+    @property
+    def intact(self) -> bool:
+        return not (self.wrong or self.lost or self.order_errors or self.unfinished)
+
+
+def free_port(count: int = 1) -> int:
+    """The first of `count` consecutive free ports."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            first = sock.getsockname()[1]
+        if first + count < 65000 and all(_free(first + i) for i in range(count)):
+            return first
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+# --- the product ---
+
+class Product:
+    """`python -m bot run [--production]` on free ports, stopped like Ctrl-C."""
+
+    def __init__(self, production: bool, home: Path):
+        self.production, self.home = production, home
+        servers = 2 if production else 1
+        rasa_port = free_port(servers)
+        self.ports = {"RASA_PORT": rasa_port, "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
+        self.env = {
+            **os.environ, **{k: str(v) for k, v in self.ports.items()}, "RASA_TOKEN": TOKEN,
+            # One address for every simulated shopper, and 20 messages a conversation in well under a minute.
+            "CHAT_LIMIT_PER_SENDER": "100000", "CHAT_LIMIT_PER_ADDRESS": "1000000",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        if production:
+            self.env.update({
+                "DATABASE_URL": BENCH_DATABASE, "TRACKER_STORE_URL": BENCH_TRACKER,
+                "LOCK_STORE_URL": "redis://127.0.0.1:6379/2", "LOCK_STORE_KEY_PREFIX": "benchmark", "RASA_SERVERS": "2",
+            })
+        else:
+            endpoints = home / "endpoints.yml"
+            endpoints.write_text(
+                "action_endpoint:\n  url: ${ACTION_ENDPOINT_URL}\n"
+                f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {home / 'tracker.db'}\n",
+                encoding="utf-8",
+            )
+            self.env.update({"DATABASE_URL": f"sqlite:///{home / 'shop.db'}", "RASA_ENDPOINTS": str(endpoints)})
+        self.process: Optional[subprocess.Popen] = None
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['WEB_PORT']}"
+
+    def start(self, timeout: float = 300) -> None:
+        if self.production:
+            _drop_databases(BENCH_DATABASE, BENCH_TRACKER)
+        else:
+            subprocess.run([PYTHON, "-m", "bot", "db-setup"], env=self.env, cwd=PROJECT_DIR, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [PYTHON, "-m", "bot", "run", *(["--production"] if self.production else [])]
+        log = open(self.home / "product.log", "w")
+        self.process = subprocess.Popen(command, env=self.env, cwd=PROJECT_DIR, stdout=subprocess.PIPE,
+                                        stderr=log, text=True, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        for line in self.process.stdout:
+            if "Press Ctrl-C to stop." in line:
+                return
+            if time.monotonic() > deadline:
+                break
+        self.stop()
+        raise SystemExit(f"the product did not start; see {self.home / 'product.log'}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def _drop_databases(*urls: str) -> None:
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    for url in urls:
+        target = make_url(url)
+        admin = sqlalchemy.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True)
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": target.database})
+            connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{target.database}"'))
+        admin.dispose()
+
+
+class StockBot:
+    """rasa init's moodbot, trained once in a folder, served with `rasa run` (REST webhook, HTTP API)."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, free_port()
+        self.process: Optional[subprocess.Popen] = None
+
+    def train(self) -> None:
+        if list((self.folder / "models").glob("*.tar.gz")):
+            return
+        print(f"training the stock bot (rasa init --no-prompt) in {self.folder} ...", flush=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        subprocess.run([PYTHON, "-m", "rasa", "init", "--no-prompt"], cwd=self.folder, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        print(f"  trained in {time.monotonic() - started:.0f} s", flush=True)
+
+    def start(self, timeout: float = 240) -> None:
+        self.train()
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "rasa", "run", "--enable-api", "--port", str(self.port), "--interface", "127.0.0.1"],
+            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )
+        deadline = time.monotonic() + timeout
+
+        async def ready() -> bool:
+            async with aiohttp.ClientSession() as session:
+                while time.monotonic() < deadline:
+                    try:
+                        async with session.get(f"{self.url}/status") as response:
+                            if response.status == 200 and (await response.json()).get("model_id"):
+                                return True
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.5)
+            return False
+
+        if not asyncio.run(ready()):
+            self.stop()
+            raise SystemExit("the stock bot did not start")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+# --- the shoppers ---
+
+def _text(replies: List[dict]) -> str:
+    return " ".join(reply.get("text") or "" for reply in replies)
+
+
+async def shop_shopper(run: Run, web_url: str, index: int, messages: int) -> None:
+    """One shopper over /api/chat with their own cookie jar; checks each reply, then the history."""
+    flow = SHOPPER_FLOW[: messages - 1] + [SHOPPER_FLOW[-1]] if messages < len(SHOPPER_FLOW) else \
+        SHOPPER_FLOW[:-1] + [SHOPPER_FLOW[1 + i % 18] for i in range(messages - len(SHOPPER_FLOW))] + [SHOPPER_FLOW[-1]]
+    sender = f"load-{uuid.uuid4().hex[:8]}-{index}"
+    sent: List[str] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        for text, expected in flow:
+            started = time.perf_counter()
+            try:
+                async with session.post(f"{web_url}/api/chat", json={"sender": sender, "message": text}) as response:
+                    body = await response.json()
+                    status = response.status
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+                run.latencies.append(time.perf_counter() - started)
+                run.lost += 1
+                run.wrong.append(f"{sender} {text!r}: {error!r}")
+                continue
+            run.latencies.append(time.perf_counter() - started)
+            if status != 200:
+                run.lost += 1
+                run.wrong.append(f"{sender} {text!r}: HTTP {status} {body}")
+                continue
+            sender = body.get("sender", sender)
+            sent.append(text)
+            answer = _text(body.get("replies") or [])
+            if expected == "%HANDOFF%":
+                if not (body.get("handoff") or "person" in answer.lower() or "team" in answer.lower()):
+                    run.wrong.append(f"{sender} {text!r}: no handoff ({answer[:120]!r})")
+            elif expected.lower() not in answer.lower():
+                run.wrong.append(f"{sender} {text!r}: expected {expected!r}, got {answer[:160]!r}")
+        async with session.get(f"{web_url}/api/chat/history", params={"sender": sender}) as response:
+            history = await response.json()
+    said = [m["text"] for m in history.get("messages", []) if m.get("from") == "shopper"]
+    expected_said = [t for t in sent if not t.startswith("/")]
+    if [t for t in said if not t.startswith("/")] != expected_said:
+        run.order_errors.append(f"{sender}: history {said} != sent {expected_said}")
+
+
+async def stock_shopper(run: Run, url: str, index: int, messages: int) -> None:
+    flow = [STOCK_FLOW[i % len(STOCK_FLOW)] for i in range(messages)]
+    sender = f"stock-{uuid.uuid4().hex[:8]}-{index}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        for text, expected in flow:
+            started = time.perf_counter()
+            try:
+                async with session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}) as response:
+                    replies = await response.json()
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+                run.latencies.append(time.perf_counter() - started)
+                run.lost += 1
+                run.wrong.append(f"{sender} {text!r}: {error!r}")
+                continue
+            run.latencies.append(time.perf_counter() - started)
+            if not replies:
+                run.lost += 1
+            elif expected.lower() not in _text(replies).lower():
+                run.wrong.append(f"{sender} {text!r}: expected {expected!r}, got {_text(replies)[:100]!r}")
+        async with session.get(f"{url}/conversations/{sender}/tracker") as response:
+            tracker = await response.json()
+    said = [e.get("text") for e in tracker.get("events", []) if e.get("event") == "user"]
+    if said != [text for text, _ in flow]:
+        run.order_errors.append(f"{sender}: tracker {said} != sent")
+
+
+async def drive(run: Run, shopper, url: str, time_limit: float) -> Run:
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(shopper(run, url, i, run.messages)) for i in range(run.shoppers)]
+    done, pending = await asyncio.wait(tasks, timeout=time_limit)
+    for task in pending:
+        task.cancel()
+    run.unfinished = len(pending)
+    run.wall = time.perf_counter() - started
+    for task in done:
+        if task.exception():
+            run.wrong.append(repr(task.exception()))
+    return run
+
+
+async def warm_up(shopper, url: str) -> None:
+    """One shopper's conversation before measuring (the first messages load lazily initialised parts)."""
+    await shopper(Run("warm-up", 1, 4), url, 0, 4)
+
+
+# --- the report ---
+
+def table(runs: List[Run], stock: Dict[int, Run]) -> str:
+    lines = [
+        "| set-up | shoppers x messages | messages/s | p50 ms | p95 ms | p99 ms | vs stock bot | lost / wrong / out of order / unfinished |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in runs:
+        base = stock.get(run.shoppers)
+        ratio = f"{run.throughput / base.throughput:.2f}x" if base and base.throughput and run.setup != "stock bot" else "-"
+        lines.append(
+            f"| {run.setup} | {run.shoppers} x {run.messages} ({run.sent} sent, {run.wall:.1f} s) | {run.throughput:.1f} | "
+            f"{run.percentile(50):.0f} | {run.percentile(95):.0f} | {run.percentile(99):.0f} | {ratio} | "
+            f"{run.lost} / {len(run.wrong) - run.lost} / {len(run.order_errors)} / {run.unfinished} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setups", default="embedded,production,stock", help="comma-separated: embedded, production, stock")
+    parser.add_argument("--shoppers", default="20,50", help="concurrent shoppers, comma-separated runs (default 20,50)")
+    parser.add_argument("--messages", type=int, default=20, help="messages per shopper (default 20)")
+    parser.add_argument("--time-limit", type=float, default=240, help="seconds a run may take (default 240)")
+    parser.add_argument("--web-url", help="measure a product already running there instead of starting one (set-up 'running')")
+    parser.add_argument("--stock-dir", help="train the stock bot here once and reuse it (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    setups = [s.strip() for s in args.setups.split(",") if s.strip()]
+    counts = [int(n) for n in args.shoppers.split(",")]
+    runs: List[Run] = []
+    stock: Dict[int, Run] = {}
+    home = Path(tempfile.mkdtemp(prefix="shop-load-"))
+    try:
+        if args.web_url:
+            setups = ["running"] + [s for s in setups if s == "stock"]
+        for setup in setups:
+            if setup == "stock":
+                bot = StockBot(Path(args.stock_dir) if args.stock_dir else home / "stock")
+                bot.start()
+                try:
+                    asyncio.run(warm_up(stock_shopper, bot.url))
+                    for count in counts:
+                        run = asyncio.run(drive(Run("stock bot", count, args.messages), stock_shopper, bot.url, args.time_limit))
+                        stock[count] = run
+                        runs.append(run)
+                        print(f"stock bot, {count} shoppers: {run.throughput:.1f} msg/s, p95 {run.percentile(95):.0f} ms", flush=True)
+                finally:
+                    bot.stop()
+                continue
+            product = None
+            if setup == "running":
+                url = args.web_url
+            else:
+                (home / setup).mkdir()
+                product = Product(setup == "production", home / setup)
+                print(f"starting the {setup} set-up ...", flush=True)
+                product.start()
+                url = product.web_url
+            try:
+                asyncio.run(warm_up(shop_shopper, url))
+                for count in counts:
+                    run = asyncio.run(drive(Run(setup, count, args.messages), shop_shopper, url, args.time_limit))
+                    runs.append(run)
+                    print(f"{setup}, {count} shoppers: {run.throughput:.1f} msg/s, p95 {run.percentile(95):.0f} ms", flush=True)
+            finally:
+                if product:
+                    product.stop()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    runs.sort(key=lambda r: (r.shoppers, r.setup))
+    print()
+    print(table(runs, stock))
+    for run in runs:
+        for problem in (run.wrong + run.order_errors)[:5]:
+            print(f"  {run.setup} x{run.shoppers}: {problem}")
+    if 20 in counts and stock.get(20):
+        for run in runs:
+            if run.shoppers == 20 and run.setup != "stock bot":
+                goal = run.throughput >= 2 * stock[20].throughput and run.percentile(95) <= 300
+                print(f"goal at 20 shoppers (>= 2x stock throughput, p95 <= 300 ms), {run.setup}: {'met' if goal else 'NOT met'}")
+    return 0 if all(run.intact for run in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
