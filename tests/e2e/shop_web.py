@@ -72,3 +72,30 @@ def wait_for(check, seconds=30):
 def queue_ticket(agent, web, sender):
     tickets = agent.get(f"{web.url}/api/agent/tickets").json()["tickets"]
     return next((t for t in tickets if t["sender"] == f"{sender}-{RUN_ID}"), None)
+
+
+def log_in_to_console(page, web, username, password):
+    """The agent console in a browser page, logged in and live."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{web.url}/agent")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Log in')")
+    expect(page.locator("#live")).to_have_text("live", timeout=15_000)
+
+
+def hand_over(web, sender, *messages):
+    """A shopper conversation over HTTP that ends with asking for a person; its ticket."""
+    web.chat(sender, "/session_start")
+    for message in messages:
+        web.chat(sender, message)
+    body = web.chat(sender, "can I talk to a real person please")
+    assert body["handoff"] and body["handoff"]["status"] == "waiting", body
+    agent = web.staff("agent", "demo-agent")
+    return wait_for(lambda: queue_ticket(agent, web, sender)), body["cursor"]
+
+
+def queue_row(page, ticket):
+    """A ticket's row in the agent console's queue."""
+    return page.locator(f"[data-ticket-id='{ticket['id']}']")

@@ -4,33 +4,10 @@ the layout on a desktop, a tablet and a phone."""
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, screenshot
-from tests.e2e.shop_web import RUN_ID, queue_ticket, wait_for
+from tests.e2e.shop_web import RUN_ID, hand_over, log_in_to_console as log_in, queue_row as row, wait_for
 
 DESKTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 820, "height": 1180}
-
-
-def log_in(page, web, username, password):
-    page.goto(f"{web.url}/agent")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button:has-text('Log in')")
-    expect(page.locator("#live")).to_have_text("live", timeout=15_000)
-
-
-def hand_over(web, sender, *messages):
-    """A shopper conversation over HTTP that ends with asking for a person; its ticket."""
-    web.chat(sender, "/session_start")
-    for message in messages:
-        web.chat(sender, message)
-    body = web.chat(sender, "can I talk to a real person please")
-    assert body["handoff"] and body["handoff"]["status"] == "waiting", body
-    agent = web.staff("agent", "demo-agent")
-    return wait_for(lambda: queue_ticket(agent, web, sender)), body["cursor"]
-
-
-def row(page, ticket):
-    return page.locator(f"[data-ticket-id='{ticket['id']}']")
 
 
 def ticket_pane(page):

@@ -15,7 +15,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, SCREENSHOTS, screenshot
-from tests.e2e.shop_web import RUN_ID, wait_for
+from tests.e2e.shop_web import RUN_ID, hand_over, log_in_to_console, queue_row, wait_for
 
 DESKTOP = {"width": 1280, "height": 800}
 ANSWER_SECONDS = 60_000  # ms: the bot's first answers after the product starts can be slow
@@ -137,11 +137,28 @@ def test_a_shopper_chats_reloads_asks_for_a_person_and_sees_the_agents_reply(bro
         expect(page.locator("#sc-panel")).to_be_hidden()
         expect(page.locator("#sc-launcher")).to_be_focused()
         expect(page.locator("#sc-badge")).to_be_hidden()
-        agent = agent_session(web)
-        assert agent.post(f"{web.url}/api/agent/tickets/{ticket['id']}/claim").status_code == 200
+        # In a second browser context an agent claims it in the console and types, while new
+        # tickets arrive: the draft and the focus stay; then the reply goes out.
+        console_context = browser.new_context(viewport=DESKTOP)
+        console = console_context.new_page()
+        log_in_to_console(console, web, "agent", "demo-agent")
+        queue_row(console, ticket).click()
+        console.click("button[data-action=claim]")
+        expect(console.locator("#ticket [data-ticket-state]")).to_have_attribute("data-ticket-state", "claimed")
         reply = "Hello, this is Alex from the shop. Let me look at your parcel."
-        response = agent.post(f"{web.url}/api/agent/tickets/{ticket['id']}/reply", json={"text": reply})
-        assert response.status_code == 200, response.text
+        console.click("textarea#reply")
+        console.keyboard.type(reply[:20])
+        newcomers = [hand_over(web, f"widget-newcomer-{n}")[0] for n in range(2)]
+        for newcomer in newcomers:
+            expect(queue_row(console, newcomer)).to_be_visible(timeout=15_000)
+        assert console.evaluate("document.activeElement.id") == "reply"
+        assert console.input_value("textarea#reply") == reply[:20]
+        console.keyboard.type(reply[20:])
+        console.click("button[data-action=reply]")
+        expect(console.locator("#transcript")).to_contain_text(reply, timeout=15_000)
+        screenshot(console, "widget-agent-console-desktop")
+        console_context.close()
+        agent = agent_session(web)
 
         # No reload: the closed widget's slower poll brings it, counted on the badge.
         expect(page.locator("#sc-badge")).to_have_text("1", timeout=20_000)
