@@ -882,10 +882,6 @@ def _rate_cell(share: Share) -> str:
     return percent(share)
 
 
-def _minutes_cell(minutes: Optional[float]) -> str:
-    return "no data" if minutes is None else f"{minutes:.0f}"
-
-
 # Every table of the report: its name (the CSV's `table=`), the section it needs, its title.
 TABLES = {
     "late_delivery_daily": ("late_delivery", "Late Delivery Rate by day"),

@@ -47,19 +47,6 @@ def lateness(
     return ON_TIME
 
 
-def late_delivery_rate(lateness_values: Iterable[str]) -> float:
-    """Late Delivery Rate of self-shipped orders: late ones among those already due.
-
-    An order is due once shipped or once its deadline has passed; orders still
-    ON_TIME or AT_RISK are not counted yet. The marketplace may impose an
-    Order Volume Limit from 10%.
-    """
-    due = [value for value in lateness_values if value in (SHIPPED_ON_TIME, SHIPPED_LATE, LATE)]
-    if not due:
-        return 0.0
-    return sum(value != SHIPPED_ON_TIME for value in due) / len(due)
-
-
 # Until an order ships, the buyer may still cancel it and send it elsewhere.
 _NOT_SHIPPED = (PENDING_PAYMENT, READY_TO_SHIP)
 

@@ -35,13 +35,6 @@ def test_lateness_of_shipped_orders_depends_on_the_ship_date_only():
     assert rules.lateness(T0, T0 + 12 * DAY + timedelta(minutes=1), far_future, 12, 3) == rules.SHIPPED_LATE
 
 
-def test_late_delivery_rate_counts_only_orders_already_due():
-    assert rules.late_delivery_rate([]) == 0.0
-    values = [rules.SHIPPED_ON_TIME] * 8 + [rules.SHIPPED_LATE, rules.LATE] + [rules.AT_RISK, rules.ON_TIME]
-    assert rules.late_delivery_rate(values) == pytest.approx(2 / 10)
-    assert rules.late_delivery_rate([rules.AT_RISK, rules.ON_TIME]) == 0.0
-
-
 @pytest.mark.parametrize(
     "delivered_at, now, expected",
     [
