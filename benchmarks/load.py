@@ -27,7 +27,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,12 +67,11 @@ SHOPPER_FLOW: List[Tuple[str, str]] = [
     ("do you provide invoices", "receipt"),
     ("i want to talk to a person", "%HANDOFF%"),  # the last: the bot hands over and goes quiet
 ]
-# The stock moodbot's phrases (rasa init's data), with a phrase of each answer.
+# The stock moodbot's phrases (rasa init's data). Its answers are not checked (the moodbot stays
+# silent or misreads some of them): only that each message is in its tracker once, in order.
 STOCK_FLOW: List[Tuple[str, str]] = [
-    ("hi", "How are you"), ("I am sad", "Did that help you?"), ("yes", "Great"),
-    ("hello", "How are you"), ("I am very happy", "Great"), ("are you a bot?", "I am a bot"),
-    ("good morning", "How are you"), ("unhappy", "Did that help you?"), ("no", "Bye"),
-    ("bye", "Bye"),
+    ("hi", ""), ("I am sad", ""), ("yes", ""), ("hello", ""), ("I am very happy", ""),
+    ("are you a bot?", ""), ("good morning", ""), ("unhappy", ""), ("no", ""), ("bye", ""),
 ]
 
 
@@ -291,6 +289,10 @@ async def shop_shopper(run: Run, web_url: str, index: int, messages: int) -> Non
             sender = body.get("sender", sender)
             sent.append(text)
             answer = _text(body.get("replies") or [])
+            if not answer.strip() and expected != "%HANDOFF%":
+                run.lost += 1
+                run.wrong.append(f"{sender} {text!r}: no reply")
+                continue
             if expected == "%HANDOFF%":
                 if not (body.get("handoff") or "person" in answer.lower() or "team" in answer.lower()):
                     run.wrong.append(f"{sender} {text!r}: no handoff ({answer[:120]!r})")
@@ -319,7 +321,7 @@ async def stock_shopper(run: Run, url: str, index: int, messages: int) -> None:
                 run.wrong.append(f"{sender} {text!r}: {error!r}")
                 continue
             run.latencies.append(time.perf_counter() - started)
-            if not replies:
+            if not isinstance(replies, list):
                 run.lost += 1
             elif expected.lower() not in _text(replies).lower():
                 run.wrong.append(f"{sender} {text!r}: expected {expected!r}, got {_text(replies)[:100]!r}")
@@ -375,6 +377,7 @@ def main(argv=None) -> int:
     parser.add_argument("--time-limit", type=float, default=240, help="seconds a run may take (default 240)")
     parser.add_argument("--web-url", help="measure a product already running there instead of starting one (set-up 'running')")
     parser.add_argument("--stock-dir", help="train the stock bot here once and reuse it (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (the products' logs)")
     args = parser.parse_args(argv)
     setups = [s.strip() for s in args.setups.split(",") if s.strip()]
     counts = [int(n) for n in args.shoppers.split(",")]
@@ -417,7 +420,10 @@ def main(argv=None) -> int:
                 if product:
                     product.stop()
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        if args.keep:
+            print(f"logs kept in {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
     runs.sort(key=lambda r: (r.shoppers, r.setup))
     print()
     print(table(runs, stock))

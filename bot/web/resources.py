@@ -35,7 +35,7 @@ async def shop_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def rasa_client_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with RasaClient.connect(app[CONFIG].rasa_url, app[CONFIG].rasa_token) as rasa:
+    async with RasaClient.connect(app[CONFIG].rasa_urls, app[CONFIG].rasa_token) as rasa:
         app[RASA] = rasa
         yield
 

@@ -142,3 +142,99 @@ def test_redis_lock_store_keeps_other_conversations_apart(redis_lock_store):
 
     asyncio.run(both())
     assert log[1].endswith("in")  # the second came in while the first still held its own lock
+
+
+# --- the production settings and the client of several Rasa servers (no services needed) ---
+
+def test_production_environment_fills_the_endpoints_variables_from_the_urls():
+    from bot.run import PRODUCTION_DEFAULTS, production_environment
+
+    env = production_environment({
+        "TRACKER_STORE_URL": "postgresql://rasa:s3cret@db.internal:6543/conversations",
+        "LOCK_STORE_URL": "redis://:pw@cache.internal:6380/4", "RASA_SERVERS": "3",
+    })
+    assert env["DATABASE_URL"] == PRODUCTION_DEFAULTS["DATABASE_URL"]
+    assert (env["TRACKER_DB_HOST"], env["TRACKER_DB_PORT"], env["TRACKER_DB_NAME"]) == ("db.internal", "6543", "conversations")
+    assert (env["TRACKER_DB_USER"], env["TRACKER_DB_PASSWORD"]) == ("rasa", "s3cret")
+    assert (env["LOCK_STORE_HOST"], env["LOCK_STORE_PORT"], env["LOCK_STORE_DB"], env["LOCK_STORE_PASSWORD"]) == \
+        ("cache.internal", "6380", "4", "pw")
+    assert env["RASA_SERVERS"] == "3"
+    with pytest.raises(SystemExit, match="DATABASE_URL must be a PostgreSQL URL"):
+        production_environment({"DATABASE_URL": "sqlite:///x.db"})
+
+
+def test_the_production_endpoints_file_reads_as_rasa_reads_it():
+    """endpoints.production.yml with the variables set: Rasa's own reader gives a SQL tracker store
+    on PostgreSQL and a Redis lock store."""
+    from rasa.core.utils import read_endpoints_from_path
+
+    from bot.config import PROJECT_DIR
+    from bot.run import production_environment
+
+    env = production_environment({})
+    saved = dict(os.environ)
+    os.environ.update({**env, "ACTION_ENDPOINT_URL": "http://127.0.0.1:5055/webhook"})
+    try:
+        endpoints = read_endpoints_from_path(str(PROJECT_DIR / "endpoints.production.yml"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert endpoints.tracker_store.type == "SQL" and endpoints.tracker_store.kwargs["dialect"] == "postgresql"
+    assert endpoints.tracker_store.kwargs["db"] == "shop_production_tracker"
+    assert endpoints.lock_store.type == "redis" and str(endpoints.lock_store.kwargs["port"]) == "6379"
+
+
+def test_config_lists_consecutive_rasa_servers():
+    from bot.config import Config
+
+    config = Config.from_env({"RASA_PORT": "7005", "RASA_SERVERS": "2"})
+    assert config.rasa_urls == ("http://127.0.0.1:7005", "http://127.0.0.1:7006")
+    assert Config.from_env({}).rasa_urls == ("http://127.0.0.1:5005",)
+
+
+def test_rasa_client_spreads_requests_over_servers_and_skips_one_that_refuses():
+    import socket
+
+    from aiohttp import web
+
+    from bot.rasa.client import RasaClient
+
+    def free_port():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    async def scenario():
+        seen = []
+
+        def server(name):
+            async def webhook(request):
+                seen.append(name)
+                return web.json_response([{"text": name}])
+            app = web.Application()
+            app.router.add_post("/webhooks/rest/webhook", webhook)
+            return app
+
+        runners, urls = [], []
+        for name in ("a", "b"):
+            runner = web.AppRunner(server(name))
+            await runner.setup()
+            port = free_port()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            runners.append(runner)
+            urls.append(f"http://127.0.0.1:{port}")
+        down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        try:
+            async with RasaClient.connect(urls, "t") as rasa:
+                for _ in range(4):
+                    await rasa.send("s", "hi")
+            async with RasaClient.connect([urls[0], down], "t") as rasa:
+                for _ in range(3):
+                    assert (await rasa.send("s", "hi"))[0]["text"] == "a"
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen[:4] == ["a", "b", "a", "b"] and seen[4:] == ["a", "a", "a"]
