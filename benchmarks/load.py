@@ -180,12 +180,17 @@ class Product:
         raise SystemExit(f"the product did not start; see {self.home / 'product.log'}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        stop_process_group(self.process, signal.SIGINT, timeout=40)  # Ctrl-C: `bot run` stops its children
+
+
+def stop_process_group(process: Optional[subprocess.Popen], sig: int, timeout: float) -> None:
+    """Stop a process we started in its own group: `sig`, then SIGKILL after `timeout` seconds."""
+    if process and process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _drop_databases(*urls: str) -> None:
@@ -249,12 +254,7 @@ class StockBot:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        stop_process_group(self.process, signal.SIGTERM, timeout=20)
 
 
 # --- the shoppers ---
