@@ -5,7 +5,7 @@ import pytest
 
 from bot.config import PROJECT_DIR
 
-from tests.e2e.shop_web import PRODUCT_TOKEN, Web, process_group_alive
+from tests.e2e.shop_web import PRODUCT_TOKEN, Web, start_product, stop_product
 
 
 def free_port() -> int:
@@ -35,10 +35,8 @@ def product_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def product(product_home):
     """`python -m bot run` on free ports, with its own database and the copies of `product_home`."""
-    import signal
     import subprocess
     import sys
-    import time
 
     home = product_home
     ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
@@ -50,28 +48,10 @@ def product(product_home):
         "CHAT_LIMIT_PER_ADDRESS": "500", "VERIFICATION_DELAY_SECONDS": "0.25",
     }
     subprocess.run([sys.executable, "-m", "bot", "db-setup"], env=env, cwd=PROJECT_DIR, check=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], env=env, cwd=PROJECT_DIR,
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    output = []
-    deadline = time.monotonic() + 240
-    for line in process.stdout:
-        output.append(line)
-        if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
-            break
-    assert "Shop assistant is up" in "".join(output), "".join(output)
-    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
-    yield process, ports, "".join(output)
-    if process.poll() is None:  # the Ctrl-C test did not run: stop it the same way
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-    for pgid in children:  # never leave servers behind, whatever happened
-        if process_group_alive(pgid):
-            os.killpg(pgid, signal.SIGKILL)
+    process, output, children = start_product(env)
+    assert "Shop assistant is up" in output, output
+    yield process, ports, output
+    stop_product(process, children)  # unless the Ctrl-C test stopped it already
 
 
 @pytest.fixture(scope="session")

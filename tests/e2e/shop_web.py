@@ -99,3 +99,41 @@ def hand_over(web, sender, *messages):
 def queue_row(page, ticket):
     """A ticket's row in the agent console's queue."""
     return page.locator(f"[data-ticket-id='{ticket['id']}']")
+
+
+def start_product(env, *options, timeout=240):
+    """`python -m bot run [options]` with `env`, until it says it is up: (process, its output,
+    the process groups of its servers)."""
+    import subprocess
+    import sys
+
+    from bot.config import PROJECT_DIR
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", *options], env=env, cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    output = []
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        output.append(line)
+        if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+            break
+    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
+    return process, "".join(output), children
+
+
+def stop_product(process, children, timeout=30):
+    """Stop it as Ctrl-C does (unless a test did), and never leave its servers behind."""
+    import signal
+    import subprocess
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    for pgid in children:
+        if process_group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)

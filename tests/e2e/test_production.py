@@ -5,17 +5,13 @@ reach both at once, and its state (slots, the order of events) stays whole."""
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import time
 import uuid
 
 import aiohttp
 import pytest
 
-from bot.config import PROJECT_DIR
 from tests.conftest import POSTGRES_URL
-from tests.e2e.shop_web import PRODUCT_TOKEN, post, process_group_alive
+from tests.e2e.shop_web import PRODUCT_TOKEN, post, process_group_alive, start_product, stop_product
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 
@@ -92,30 +88,12 @@ def production(product_home):
         "DATA_DIR": str(home / "data"), "SHOP_SETTINGS": str(home / "shop.yml"), "MODELS_DIR": str(home / "models"),
         "RASA_TOKEN": PRODUCT_TOKEN, "CHAT_LIMIT_PER_ADDRESS": "500", "VERIFICATION_DELAY_SECONDS": "0.25",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--production"], env=env, cwd=PROJECT_DIR,
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    output = []
-    deadline = time.monotonic() + 300
-    for line in process.stdout:
-        output.append(line)
-        if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
-            break
-    children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
+    process, output, children = start_product(env, "--production", timeout=300)
     try:
-        assert "Shop assistant is up" in "".join(output), "".join(output)
-        yield process, ports, "".join(output), children
+        assert "Shop assistant is up" in output, output
+        yield process, ports, output, children
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        for pgid in children:
-            if process_group_alive(pgid):
-                os.killpg(pgid, signal.SIGKILL)
+        stop_product(process, children, timeout=40)
         _drop_databases(*databases)
 
 
