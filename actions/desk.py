@@ -79,15 +79,19 @@ async def contact_matches(desk: OrderDesk, tracker: Tracker, number: str, contac
 
 
 def verified_order(desk: OrderDesk, tracker: Tracker) -> Optional[str]:
-    """The verified order, if whoever sends this message may still see it.
+    """The verified order, if it is the order asked about and whoever sends this message may
+    still see it.
 
     An order verified through a signed identity stays visible only while the
     messages carry that same identity; one verified by contact details stays
-    visible for the conversation (a new session verifies again).
+    visible for the conversation (a new session verifies again). While another
+    order is asked about (not verified, e.g. locked out), none is: an answer
+    about the earlier order would answer the wrong question.
     """
     number = tracker.get_slot("verified_order")
     verified_by = tracker.get_slot("verified_by")
-    if not number:
+    asked = tracker.get_slot("order_number")
+    if not number or (asked and asked != number):
         return None
     if verified_by and verified_by != "contact" and signed_in_customer(desk, tracker) != verified_by:
         return None

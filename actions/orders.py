@@ -62,6 +62,13 @@ def _previous_action(tracker: Tracker) -> Optional[str]:
     return None
 
 
+def _proven_by_contact(tracker: Tracker, number: str) -> Dict[Text, Any]:
+    """The slots of an order whose owner the shopper proved by e-mail or phone: verified now,
+    and remembered for the session (asking about it again later needs no second proof)."""
+    proven = tracker.get_slot("orders_proven") or []
+    return {"verified_order": number, "verified_by": "contact", "orders_proven": [*proven, number] if number not in proven else proven}
+
+
 ANOTHER_ORDER = re.compile(r"\border\b", re.IGNORECASE)
 
 
@@ -88,7 +95,7 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
     ) -> List[Text]:
         try:
             desk = order_desk()
-            if verified_order(desk, tracker) and tracker.get_slot("verified_order") == tracker.get_slot("order_number"):
+            if tracker.get_slot("order_number") and verified_order(desk, tracker):
                 return []
             if signed_in_customer(desk, tracker):
                 return ["order_number"]
@@ -121,14 +128,22 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
                 if desk.verify_customer(number, customer):
                     return {"order_number": number, "verified_order": number, "verified_by": customer, "order_contact": None}
                 return _not_found(dispatcher, tracker)
+            proven = tracker.get_slot("orders_proven") or []
+            if any(number == order or desk.same_customer(number, order) for order in proven):
+                # The shopper's own further order (or one proven before): no new proof needed.
+                return {"order_number": number, **_proven_by_contact(tracker, number)}
+            unverified = {"order_number": number, "order_contact": None, "verified_order": None, "verified_by": None}
+            if proven:
+                # Someone else's order, or one under another e-mail: the form asks for its contact.
+                # The proven contact is not tried on it, so nothing counts as a failed guess.
+                return unverified
             contact = normalise_contact(tracker.get_slot("order_contact"))
-            if contact and number != tracker.get_slot("verified_order"):
+            if contact:
                 # A contact given before or with the number: check the pair now (once:
-                # validate_order_contact does not check it again). For an earlier order's
-                # contact that is not on this one, the form asks for this order's.
+                # validate_order_contact does not check it again).
                 if await contact_matches(desk, tracker, number, contact):
-                    return {"order_number": number, "verified_order": number, "verified_by": "contact"}
-                return {"order_number": number, "order_contact": None, "verified_order": None, "verified_by": None}
+                    return {"order_number": number, **_proven_by_contact(tracker, number)}
+                return unverified
         except SERVICE_ERRORS:
             return {"order_number": number}
         return {"order_number": number}
@@ -162,7 +177,7 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
             return {"order_contact": contact, **restored}  # given first: checked once the number comes
         try:
             if await contact_matches(order_desk(), tracker, number, contact):
-                return {"order_contact": contact, "verified_order": number, "verified_by": "contact", **restored}
+                return {"order_contact": contact, **_proven_by_contact(tracker, number), **restored}
         except SERVICE_ERRORS:
             return {"order_contact": contact, **restored}
         return {**_not_found(dispatcher, tracker), **restored}

@@ -9,7 +9,8 @@ shop_benchmark_tracker, dropped and created afresh, Redis, 2 Rasa servers), then
 of shoppers runs that many concurrent shoppers, each with its own cookie jar (one
 aiohttp.ClientSession), sending `--messages` messages one after another over the web service's
 /api/chat: the Chat Welcome (`/session_start`), FAQ questions, order look-ups with the demo shop's
-order numbers and e-mails, and a handoff to a person as the last message. Every reply is checked
+order numbers and e-mails, and a handoff to a person as the last message; like the storefront
+widget, each message carries the cursor of the answer before (`after`). Every reply is checked
 against what that request must get (a phrase of the right answer), and afterwards each
 conversation's history (GET /api/chat/history, read from Rasa's tracker) must hold the shopper's
 messages exactly once each and in the order sent: a lost, duplicated or reordered message fails
@@ -269,11 +270,13 @@ async def shop_shopper(run: Run, web_url: str, index: int, messages: int) -> Non
         SHOPPER_FLOW[:-1] + [SHOPPER_FLOW[1 + i % 18] for i in range(messages - len(SHOPPER_FLOW))] + [SHOPPER_FLOW[-1]]
     sender = f"load-{uuid.uuid4().hex[:8]}-{index}"
     sent: List[str] = []
+    cursor: Optional[float] = None  # as the widget does: each message asks for every reply since the last
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         for text, expected in flow:
             started = time.perf_counter()
+            message = {"sender": sender, "message": text, **({"after": cursor} if cursor is not None else {})}
             try:
-                async with session.post(f"{web_url}/api/chat", json={"sender": sender, "message": text}) as response:
+                async with session.post(f"{web_url}/api/chat", json=message) as response:
                     body = await response.json()
                     status = response.status
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
@@ -287,6 +290,7 @@ async def shop_shopper(run: Run, web_url: str, index: int, messages: int) -> Non
                 run.wrong.append(f"{sender} {text!r}: HTTP {status} {body}")
                 continue
             sender = body.get("sender", sender)
+            cursor = body.get("cursor", cursor)
             sent.append(text)
             answer = _text(body.get("replies") or [])
             if not answer.strip() and expected != "%HANDOFF%":

@@ -32,6 +32,14 @@ PRODUCTION_DEFAULTS = {
     "RASA_SERVERS": "2",
 }
 PRODUCTION_ENDPOINTS = "endpoints.production.yml"
+# One compute thread per process (the sentence encoders' OpenMP, BLAS, TensorFlow) unless the
+# environment says otherwise: the processes share the machine's cores, and threads that spin
+# waiting for work cost more than they give (benchmarks/load.py at 10 shoppers: 13.4 messages/s
+# against 11.1 with the libraries' own thread pools).
+COMPUTE_THREADS = {
+    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+}
 
 
 def rasa_name(index: int) -> str:
@@ -42,9 +50,10 @@ def rasa_name(index: int) -> str:
 def commands(config: Config, endpoints: str = "endpoints.yml") -> Dict[str, List[str]]:
     python = sys.executable
     rasa = {
-        # The HTTP API (trackers, slots) needs the token; the REST webhook does not.
+        # Rasa's own `rasa run`, less two per-message costs (bot/rasa/server.py). The HTTP API
+        # (trackers, slots) needs the token; the REST webhook does not.
         rasa_name(index): [
-            python, "-m", "rasa", "run", "--enable-api", "--auth-token", config.rasa_token,
+            python, "-m", "bot.rasa.server", "run", "--enable-api", "--auth-token", config.rasa_token,
             "--interface", config.host, "--port", str(config.rasa_port + index),
             "--model", str(config.models_dir), "--endpoints", endpoints, "--credentials", "credentials.yml",
         ]
@@ -200,6 +209,7 @@ def run(config: Config, production_env: Optional[Mapping[str, str]] = None) -> i
         # Several Rasa servers need a shared tracker store and lock store: production only.
         config = replace(config, rasa_servers=1)
     environment = {
+        **COMPUTE_THREADS,
         **(os.environ if production_env is None else production_env),
         "RASA_SERVERS": str(config.rasa_servers),
         "SANIC_HOST": config.host,  # the action server's bind address

@@ -89,6 +89,11 @@ class RasaClient:
         """Whether every server has loaded a model and its HTTP API answers."""
         return all([await self._answers(url, "/status", authorised=True) for url in self.urls])
 
+    async def action_server_up(self, url: str) -> bool:
+        """Whether Rasa's action server at `url` answers its /health. Rasa itself does not tell:
+        without its action server it goes on, and the bot says nothing."""
+        return await self._answers(url, "/health", authorised=False)
+
     async def parse(self, text: str) -> Dict[str, Any]:
         """How the model understands `text` (intent ranking, FAQ ranking), without replying."""
         validate_message("parse", text)

@@ -11,14 +11,14 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from bot.rasa import events as tracker_events
 from bot.rasa.client import RasaClient, clean_text, validate_message
 from bot.shop.context import ShopContext
 from bot.shop.db import Ticket, utcnow
 from bot.errors import NotFound
-from bot.shop.tickets import ASKED_FOR_HUMAN, WORKING_HOURS, TicketDesk, summarize
+from bot.shop.tickets import ASKED_FOR_HUMAN, BOT_TROUBLE, WORKING_HOURS, TicketDesk, person_answers, summarize
 from bot.shop.hours import bot_answers
 from bot.shop.identity import CLIENT_ADDRESS
 from bot.shop.orders import OrderDesk
@@ -46,22 +46,29 @@ class Gateway:
         validate_message(sender, text)
         # The address is ours to say, whatever the storefront sent under its key.
         metadata = {**(metadata or {}), CLIENT_ADDRESS: client_address}
-        events = await self.rasa.events(sender)
-        is_command = is_offered_payload(text, events)
+        ticket = self.tickets.open_ticket_of(sender)
+        bot_answers_now = bot_answers(self.shop.settings.working_hours, utcnow())
+        # Reading the conversation costs Rasa a whole tracker load: it is read here only to tell
+        # a payload the bot offered (a command) from words, where that changes anything.
+        events = None
+        if text.lstrip().startswith("/") or (not person_answers(ticket) and not bot_answers_now):
+            events = await self.rasa.events(sender)
+        is_command = events is not None and is_offered_payload(text, events)
         if not is_command:
             text = as_plain_text(text)
-        settings = self.shop.settings
-        ticket = self.tickets.open_ticket_of(sender)
-        now = utcnow()
         # While a ticket is open, a person answers everything. Otherwise a payload the bot offered
         # goes to the bot even in working hours: it is no question.
-        for_a_person = ticket is not None or (not is_command and not bot_answers(settings.working_hours, now))
+        for_a_person = person_answers(ticket) or (not is_command and not bot_answers_now)
         if not for_a_person:
             now_seconds = time.time()
             replies = [reply(m.get("text"), m.get("buttons"), now_seconds) for m in await self.rasa.send(sender, text, metadata)]
             ticket = self.tickets.open_ticket_of(sender)  # the bot may have handed over just now
+            if not replies and not person_answers(ticket) and not await self.rasa.action_server_up(self.shop.config.actions_url):
+                apology, ticket = await self.apologise_for_trouble(sender, text, ticket)
+                replies = [reply(apology, None, time.time())]
         else:
             parse = await self.rasa.parse(text)
+            events = events if events is not None else await self.rasa.events(sender)
             listen = [] if tracker_events.is_listening(events) else [tracker_events.LISTEN]
             await self.rasa.append_events(sender, [*listen, tracker_events.user_event(text, parse, metadata)])
             asks_for_a_person = (parse.get("intent") or {}).get("name") == "talk_to_human"
@@ -74,6 +81,16 @@ class Gateway:
         if after is not None:
             replies = [reply_of(event) for event in tracker_events.bot_messages(events, after)]
         return {"replies": replies, "cursor": latest_timestamp(events), "handoff": handoff_state(ticket)}
+
+    async def apologise_for_trouble(self, sender: str, text: str, ticket: Optional[Ticket]) -> Tuple[str, Ticket]:
+        """The bot could not answer (its action server is down): the shopper gets an apology, in
+        the conversation like any reply, and the team a ticket to follow up. The bot goes on
+        answering (tickets.person_answers) as soon as it can."""
+        apology = fill_response(self.responses, "utter_assistant_trouble", {})
+        await self.rasa.append_events(sender, [tracker_events.bot_event(apology)])
+        ticket = ticket or await self.open_ticket(sender, BOT_TROUBLE)
+        self.tickets.note_shopper_message(ticket.id, text=text)
+        return apology, ticket
 
     async def open_ticket(self, sender: str, reason: str) -> Ticket:
         tracker = await self.rasa.tracker(sender)
@@ -153,8 +170,9 @@ def latest_timestamp(events: List[Dict[str, Any]], default: float = 0.0) -> floa
 
 
 def handoff_state(ticket: Optional[Ticket]) -> Optional[Dict[str, Any]]:
-    """What the shopper's chat shows: nothing, "waiting for a person", or "with <agent>"."""
-    if ticket is None:
+    """What the shopper's chat shows: nothing (the bot answers), "waiting for a person", or
+    "with <agent>"."""
+    if not person_answers(ticket):
         return None
     agent = ticket.agent.display_name if ticket.agent is not None else None
     return {"status": ticket.status, "ticket": ticket.id, "agent": agent}

@@ -158,6 +158,14 @@ class OrderDesk:
             order = db.get_order(session, self.shop_id, number)
             return order is not None and order.customer.external_id == customer_external_id
 
+    def same_customer(self, number: str, verified_number: str) -> bool:
+        """Whether order `number` was placed by the customer of the already verified order. No
+        try is recorded: it can only show a shopper their own orders, so it guesses nothing."""
+        with self.sessions() as session:
+            order = db.get_order(session, self.shop_id, number)
+            verified = db.get_order(session, self.shop_id, verified_number)
+            return order is not None and verified is not None and order.customer_id == verified.customer_id
+
     def recent_order_numbers(self, customer_external_id: str) -> List[str]:
         with self.sessions() as session:
             customer = db.get_customer(session, self.shop_id, customer_external_id)

@@ -21,8 +21,19 @@ from bot.shop.orders import money
 from bot.errors import Conflict, NotFound
 
 ASKED_FOR_HUMAN, REPEATED_FALLBACK, WORKING_HOURS = "asked_for_human", "repeated_fallback", "working_hours"
+# The bot could not answer (its action server was down): the team follows up, the bot goes on.
+BOT_TROUBLE = "bot_trouble"
 SENSITIVE_PREFIX = "sensitive:"
+# Reasons a shopper's later request for a person (or a sensitive topic) replaces.
+PROVISIONAL_REASONS = (WORKING_HOURS, BOT_TROUBLE)
 LAST_MESSAGES = 6
+
+
+def person_answers(ticket: Optional[Ticket]) -> bool:
+    """Whether a person answers the conversation's messages: while any ticket is open, except
+    one opened for the bot's own trouble that no agent has claimed (the bot answers again as
+    soon as it can, and the team follows up)."""
+    return ticket is not None and not (ticket.reason == BOT_TROUBLE and ticket.status == WAITING)
 
 
 def sensitive_topic(text: str, sensitive: Iterable[Tuple[str, Tuple[str, ...]]]) -> Optional[str]:
@@ -239,7 +250,7 @@ class TicketDesk:
             if ticket is None:
                 ticket = Ticket(shop_id=self.shop_id, sender_id=sender_id, status=WAITING, reason=reason, created_at=now)
                 session.add(ticket)
-            elif ticket.reason == WORKING_HOURS and reason != WORKING_HOURS:
+            elif ticket.reason in PROVISIONAL_REASONS and reason not in PROVISIONAL_REASONS:
                 ticket.reason = reason  # the shopper now asks for a person: no bot fallback
             ticket.summary = json.dumps(summary)
             ticket.order_number = summary.get("order")

@@ -12,6 +12,7 @@ from actions.orders import (
     ActionAnswerOrderQuestion, ActionAskOrderNumber, ActionConfirmCancellation, ActionKeepOrder,
     ActionSubmitAddressChange, ValidateAddressForm, ValidateOrderLookupForm,
 )
+from actions import desk
 from actions.returns import KIND_WORDS, REASON_WORDS, ActionSubmitReturn, ValidateReturnForm
 from bot.config import Config
 from bot.rasa.responses import load_responses
@@ -174,12 +175,43 @@ async def test_a_late_yes_cancels_nothing():
     assert responses == ["utter_ask_confirm_cancel"]  # still not cancelled
 
 
-async def test_new_number_with_a_known_contact_is_checked_at_once():
-    slots = {"order_contact": "emma@example.com", "verified_order": "100004"}
-    assert (await validate_number("100005", slots))[0]["verified_order"] == "100005"
+async def test_new_number_with_a_contact_given_first_is_checked_at_once():
+    slots = {"order_contact": "emma@example.com"}
+    result, _ = await validate_number("100005", slots)
+    assert result["verified_order"] == "100005" and result["orders_proven"] == ["100005"]
     assert (await validate_number("100006", slots))[0] == {
         "order_number": "100006", "order_contact": None, "verified_order": None, "verified_by": None,
     }
+
+
+def failed_tries():
+    shop = desk.shop_context()
+    with shop.sessions() as session:
+        since = db.utcnow() - rules.VerificationLimits().client_window
+        return [a for a in db.verification_attempts(session, shop.shop_id, since, client="sender:shopper") if not a.succeeded]
+
+
+async def test_several_orders_in_one_chat_each_proven_once_and_no_failed_guess_counted():
+    emma = {"order_contact": "emma@example.com", "verified_order": "100004", "verified_by": "contact", "orders_proven": ["100004"]}
+    # Emma's further order: no second proof.
+    result, responses = await validate_number("100005", emma)
+    assert result["verified_order"] == "100005" and result["orders_proven"] == ["100004", "100005"] and responses == []
+    # Liam's order: Emma's e-mail is not tried on it (no failed try counted), the form asks for its contact.
+    result, responses = await validate_number("100007", emma)
+    assert result == {"order_number": "100007", "order_contact": None, "verified_order": None, "verified_by": None}
+    assert responses == [] and failed_tries() == []
+    result, _ = await validate_contact("liam@example.com", {**emma, **result})
+    assert result["verified_order"] == "100007" and result["orders_proven"] == ["100004", "100007"]
+    # Back to Emma's first order: proven before, shown without asking again.
+    result, _ = await validate_number("100004", {**emma, **result})
+    assert result["verified_order"] == "100004" and result["verified_by"] == "contact"
+
+
+async def test_no_answer_about_the_verified_order_while_another_is_asked_about():
+    dispatcher = CollectingDispatcher()
+    slots = {"verified_order": "100004", "verified_by": "contact", "order_number": "100007", "order_topic": "cancellation_reason"}
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_verification_locked"]
 
 
 # --- answers ------------------------------------------------------------------
@@ -357,8 +389,6 @@ def test_the_return_forms_buttons_carry_vocabulary_values_under_their_display_te
 
 
 async def test_closed_database_gets_a_clear_reply(monkeypatch):
-    from actions import desk
-
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     desk.close_shop_context()  # the next action opens the shop from the environment above
     dispatcher = CollectingDispatcher()

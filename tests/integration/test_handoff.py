@@ -10,7 +10,7 @@ from bot.shop import db, demo
 from bot.shop.db import CLAIMED, RESOLVED, WAITING
 from bot.errors import Conflict, NotFound
 from bot.shop.orders import OrderDesk
-from bot.shop.tickets import WORKING_HOURS, TicketDesk, sensitive_topic, short_id, summarize, ticket_json, transcript
+from bot.shop.tickets import BOT_TROUBLE, WORKING_HOURS, TicketDesk, person_answers, sensitive_topic, short_id, summarize, ticket_json, transcript
 from bot.shop.context import ShopContext
 from bot.config import Config
 
@@ -65,6 +65,20 @@ def test_one_open_ticket_per_conversation(desk):
     ticket = tickets.get(first.id)
     assert ticket.reason == "asked_for_human"  # asking for a person ends the bot's fallback
     assert ticket.order_number == "100004"
+
+
+def test_a_ticket_for_the_bots_trouble_lets_the_bot_answer_until_an_agent_claims_it(desk):
+    tickets, agents = desk
+    assert not person_answers(None)
+    trouble = tickets.open("s3", BOT_TROUBLE, {"order": None})
+    assert not person_answers(trouble)
+    assert tickets.open("s3", WORKING_HOURS, {"order": None}).reason == BOT_TROUBLE  # still the bot's trouble
+    tickets.claim(trouble.id, agents["agent"])
+    assert person_answers(tickets.get(trouble.id))
+    asked = tickets.open("s4", BOT_TROUBLE, {"order": None})
+    asked = tickets.open("s4", "asked_for_human", {"order": None})
+    assert asked.reason == "asked_for_human" and person_answers(asked)
+    assert person_answers(tickets.open("s5", WORKING_HOURS, {"order": None}))
 
 
 def test_two_agents_claiming_at_once_one_wins_and_the_other_is_told(desk):
