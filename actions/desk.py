@@ -40,11 +40,12 @@ def close_shop_context() -> None:
         _shop_context = None
 
 
-def order_desk() -> OrderDesk:
-    """A desk over the shop's database, with the seller's current shop.yml."""
+def order_desk(language: Optional[str] = None) -> OrderDesk:
+    """A desk over the shop's database, with the seller's current shop.yml; its answers' dates
+    and names in `language` (the `language` slot)."""
     shop = shop_context()
     limits = rules.VerificationLimits(base_delay_seconds=shop.config.verification_delay_seconds)
-    return OrderDesk(shop, limits=limits)
+    return OrderDesk(shop, limits=limits, language=language)
 
 
 def signed_in_customer(desk: OrderDesk, tracker: Tracker) -> Optional[str]:
@@ -108,7 +109,7 @@ def act_on_verified_order(
 ) -> None:
     """Run `act` on the verified order and say its replies; or say why it can't run."""
     try:
-        desk = order_desk()
+        desk = order_desk(tracker.get_slot("language"))
         number = verified_order(desk, tracker)
         if number:
             say(dispatcher, act(desk, number))

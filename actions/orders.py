@@ -69,6 +69,14 @@ def _proven_by_contact(tracker: Tracker, number: str) -> Dict[Text, Any]:
     return {"verified_order": number, "verified_by": "contact", "orders_proven": [*proven, number] if number not in proven else proven}
 
 
+def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
+    """The order question the model ranks highest for the message; else the order's status."""
+    for ranked in message.get("intent_ranking") or []:
+        if ranked.get("name") in ORDER_INTENTS:
+            return ranked["name"]
+    return "order_status"
+
+
 ANOTHER_ORDER = re.compile(r"\border\b", re.IGNORECASE)
 
 
@@ -108,6 +116,16 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        slots = await self._order_number_slots(value, dispatcher, tracker)
+        message = tracker.latest_message
+        if slots.get("order_number") and intent_of(message) in ("faq", "nlu_fallback") and _previous_value(tracker, "requested_slot") is None:
+            # A message that reads as a FAQ or unsure but names an order started this look-up
+            # (data/rules/orders.yml; "can i return order 100005 instead"): it asks the
+            # best-ranked order question, not the one asked before.
+            slots["order_topic"] = _ranked_order_topic(message)
+        return slots
+
+    async def _order_number_slots(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
         previous = _previous_value(tracker, "order_number")
         message = tracker.latest_message
         if tracker.get_slot("requested_slot") == "order_contact" and previous and not (
@@ -219,7 +237,7 @@ class ActionAnswerOrderQuestion(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         topic = tracker.get_slot("order_topic") or "order_status"
         try:
-            desk = order_desk()
+            desk = order_desk(tracker.get_slot("language"))
             number = verified_order(desk, tracker)
             if not number:
                 dispatcher.utter_message(response="utter_verification_locked")

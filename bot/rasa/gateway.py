@@ -22,6 +22,7 @@ from bot.shop.tickets import ASKED_FOR_HUMAN, BOT_TROUBLE, WORKING_HOURS, Ticket
 from bot.shop.hours import bot_answers
 from bot.shop.identity import CLIENT_ADDRESS
 from bot.shop.orders import OrderDesk
+from bot.nlu.language import language_of
 from bot.rasa.responses import fill_response
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class Gateway:
         """The bot could not answer (its action server is down): the shopper gets an apology, in
         the conversation like any reply, and the team a ticket to follow up. The bot goes on
         answering (tickets.person_answers) as soon as it can."""
-        apology = fill_response(self.responses, "utter_assistant_trouble", {})
+        apology = fill_response(self.responses, "utter_assistant_trouble", {}, language_of(text))
         await self.rasa.append_events(sender, [tracker_events.bot_event(apology)])
         ticket = ticket or await self.open_ticket(sender, BOT_TROUBLE)
         self.tickets.note_shopper_message(ticket.id, text=text)

@@ -161,4 +161,5 @@ def order_answer(desk: OrderDesk, responses: Dict[str, Any], slots: Dict[str, An
         replies = desk.answer(topic, number)
     except LookupError:  # the order vanished from the database since it was verified
         return None
-    return "\n\n".join(fill_response(responses, reply.response, reply.values) for reply in replies)
+    language = slots.get("language")
+    return "\n\n".join(fill_response(responses, reply.response, reply.values, language) for reply in replies)

@@ -19,8 +19,8 @@ from bot.shop.db import AddressChangeRequest, AfterSalesEvent, AfterSalesRequest
 from bot.shop.context import ShopContext
 from bot.shop.vocabulary import (
     APPROVED, BUYER, BY_BUYER, CANCEL_INSTANTLY, CANCELLED, DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, KIND_TEXT,
-    NO_REFUND_NEEDED, PENDING_PAYMENT, PLATFORM_APPROVED, READY_TO_SHIP, REASON_TEXT, REFUND_PAID, REFUND_PENDING,
-    REFUNDED, REQUESTED, SELF_SHIPPING, STATUS_TEXT,
+    KIND_TEXT_ID, NO_REFUND_NEEDED, PENDING_PAYMENT, PLATFORM_APPROVED, READY_TO_SHIP, REASON_TEXT, REASON_TEXT_ID,
+    REFUND_PAID, REFUND_PENDING, REFUNDED, REQUESTED, SELF_SHIPPING, STATUS_TEXT, STATUS_TEXT_ID,
 )
 
 log = logging.getLogger(__name__)
@@ -63,18 +63,43 @@ def money(cents: int, currency: str) -> str:
     return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
 
 
-def day(moment) -> str:
-    return f"{moment:%a} {moment.day} {moment:%b}"
+@dataclass(frozen=True)
+class Wording:
+    """How the desk writes dates and names the vocabulary's values in the shopper's language
+    (domain.yml's responses have a variation per language; these fill them)."""
+    days: Tuple[str, ...]
+    months: Tuple[str, ...]
+    at: str
+    no_scan_yet: str
+    status: Dict[str, str]
+    kind: Dict[str, str]
+    reason: Dict[str, str]
+
+    def day(self, moment) -> str:
+        return f"{self.days[moment.weekday()]} {moment.day} {self.months[moment.month - 1]}"
+
+    def when(self, moment: datetime) -> str:
+        return f"{self.day(moment)} {self.at} {moment:%H:%M} UTC"
+
+    def events(self, shipment) -> str:
+        """The shipment's latest three scans (the carrier's own words)."""
+        return "\n".join(
+            f"• {self.when(event.occurred_at)}: {event.description} ({event.location})" for event in shipment.events[-3:]
+        ) or f"• {self.no_scan_yet}"
 
 
-def when(moment: datetime) -> str:
-    return f"{day(moment)} at {moment:%H:%M} UTC"
-
-
-def events_text(shipment) -> str:
-    return "\n".join(
-        f"• {when(event.occurred_at)}: {event.description} ({event.location})" for event in shipment.events[-3:]
-    ) or "• no scan yet"
+ENGLISH = Wording(
+    days=("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    months=("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    at="at", no_scan_yet="no scan yet", status=STATUS_TEXT, kind=KIND_TEXT, reason=REASON_TEXT,
+)
+WORDINGS = {
+    "id": Wording(
+        days=("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min"),
+        months=("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
+        at="pukul", no_scan_yet="belum ada pemindaian", status=STATUS_TEXT_ID, kind=KIND_TEXT_ID, reason=REASON_TEXT_ID,
+    ),
+}
 
 
 def items_text(order: Order) -> str:
@@ -97,13 +122,14 @@ ANSWER_METHODS = {
 class OrderDesk:
     def __init__(
         self, shop: ShopContext, clock: Callable[[], datetime] = db.utcnow,
-        limits: rules.VerificationLimits = rules.VerificationLimits(),
+        limits: rules.VerificationLimits = rules.VerificationLimits(), language: Optional[str] = None,
     ):
         self.shop_id = shop.shop_id
         self.sessions = shop.sessions
         self.settings = shop.settings  # as they are now: a desk serves one request
         self.clock = clock
         self.limits = limits
+        self.wording = WORDINGS.get(language or "", ENGLISH)  # the shopper's language (the `language` slot)
 
     # --- who may see what -------------------------------------------------
 
@@ -191,20 +217,20 @@ class OrderDesk:
             "order_number": order.number,
             "items": items_text(order),
             "total": money(order.total_cents, order.currency),
-            "status_text": STATUS_TEXT[order.status],
-            "created_on": day(order.created_at),
+            "status_text": self.wording.status[order.status],
+            "created_on": self.wording.day(order.created_at),
             "return_window_days": self.settings.return_window_days,
             "deadline_days": self.settings.self_shipping_deadline_days,
         }
-        values["ship_by"] = day(rules.shipping_deadline(order.created_at, self.settings.self_shipping_deadline_days))
+        values["ship_by"] = self.wording.day(rules.shipping_deadline(order.created_at, self.settings.self_shipping_deadline_days))
         shipment = order.shipment
         if shipment is not None:
             values.update(carrier=shipment.carrier, tracking_number=shipment.tracking_number)
             if shipment.estimated_delivery:
-                values["estimated_delivery"] = day(shipment.estimated_delivery)
+                values["estimated_delivery"] = self.wording.day(shipment.estimated_delivery)
             if shipment.delivered_at:
-                values["delivered_on"] = day(shipment.delivered_at)
-                values["return_until"] = day(shipment.delivered_at + timedelta(days=self.settings.return_window_days))
+                values["delivered_on"] = self.wording.day(shipment.delivered_at)
+                values["return_until"] = self.wording.day(shipment.delivered_at + timedelta(days=self.settings.return_window_days))
         return values
 
     def order_status(self, number: str) -> List[Reply]:
@@ -227,7 +253,7 @@ class OrderDesk:
                 return [Reply("utter_tracking_cancelled", values)]
             if shipment is None:
                 return [Reply("utter_tracking_not_shipped", values)]
-            values["events"] = events_text(shipment)
+            values["events"] = self.wording.events(shipment)
             if shipment.problem:
                 return [Reply(f"utter_tracking_parcel_{shipment.problem}", values)]
             if shipment.delivered_at:
@@ -245,7 +271,7 @@ class OrderDesk:
             if order.status == DELIVERED:
                 return [Reply("utter_late_but_delivered", values)]
             if shipment is not None and shipment.problem:
-                return [Reply(f"utter_tracking_parcel_{shipment.problem}", {**values, "events": events_text(shipment)})]
+                return [Reply(f"utter_tracking_parcel_{shipment.problem}", {**values, "events": self.wording.events(shipment)})]
             if order.status == IN_DELIVERY:
                 if not shipment.estimated_delivery:
                     return [Reply("utter_late_in_transit_no_estimate", values)]
@@ -265,13 +291,13 @@ class OrderDesk:
         cancellation = order.cancellation
         if cancellation is None:
             return [Reply("utter_cancellation_not_cancelled", values)]
-        values = {**values, "reason": cancellation.reason, "requested_on": day(cancellation.requested_at)}
+        values = {**values, "reason": cancellation.reason, "requested_on": self.wording.day(cancellation.requested_at)}
         if cancellation.cancelled_at is None:
             return [Reply("utter_cancellation_request_pending", values)]
-        values["cancelled_on"] = day(cancellation.cancelled_at)
+        values["cancelled_on"] = self.wording.day(cancellation.cancelled_at)
         replies = [Reply(f"utter_cancellation_reason_{cancellation.type}", values)]
         if cancellation.refund_state == REFUND_PAID:
-            replies.append(Reply("utter_refund_paid", {**values, "refunded_on": day(cancellation.refunded_at)}))
+            replies.append(Reply("utter_refund_paid", {**values, "refunded_on": self.wording.day(cancellation.refunded_at)}))
         elif cancellation.refund_state == REFUND_PENDING:
             replies.append(Reply("utter_refund_pending", values))
         else:
@@ -363,8 +389,8 @@ class OrderDesk:
             if answer[-1].response != "utter_ask_return_kind":
                 return answer
             delivered_at = order.shipment.delivered_at
-            values.update(kind_text=KIND_TEXT[kind], reason_text=REASON_TEXT[reason])
-            values["auto_approval_at"] = when(
+            values.update(kind_text=self.wording.kind[kind], reason_text=self.wording.reason[reason])
+            values["auto_approval_at"] = self.wording.when(
                 rules.platform_auto_approval_at(order.ready_to_ship_at, now, self.settings.platform_auto_approval_hours)
             )
             if order.after_sales:
@@ -391,21 +417,21 @@ class OrderDesk:
         for request in order.after_sales:
             request_values = {
                 **values,
-                "kind_text": KIND_TEXT.get(request.kind, request.kind),
-                "reason_text": REASON_TEXT.get(request.reason, request.reason),
-                "requested_on": day(request.requested_at),
+                "kind_text": self.wording.kind.get(request.kind, request.kind),
+                "reason_text": self.wording.reason.get(request.reason, request.reason),
+                "requested_on": self.wording.day(request.requested_at),
                 "amount": money(request.amount_cents, order.currency),
             }
             if request.decided_at:
-                request_values["decided_on"] = day(request.decided_at)
+                request_values["decided_on"] = self.wording.day(request.decided_at)
             status = request.status
             if status == REQUESTED:
                 deadline = self._platform_auto_approval_at(order, request)
-                request_values["auto_approval_at"] = when(deadline)
+                request_values["auto_approval_at"] = self.wording.when(deadline)
                 if self.clock() > deadline:
                     status = PLATFORM_APPROVED  # the marketplace's rule has decided it, whatever our data says
             if request.status == REFUNDED:
-                request_values["refunded_on"] = day(request.refunded_at or request.decided_at)
+                request_values["refunded_on"] = self.wording.day(request.refunded_at or request.decided_at)
             replies.append(Reply(f"utter_after_sales_{status}", request_values))
         return replies
 

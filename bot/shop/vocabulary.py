@@ -24,6 +24,15 @@ STATUS_TEXT = {
     CANCELLED: "cancelled",
 }
 
+# The same in Indonesian (the `language` slot "id", bot/nlu/language.py); here and below.
+STATUS_TEXT_ID = {
+    PENDING_PAYMENT: "menunggu pembayaran",
+    READY_TO_SHIP: "sudah dibayar dan sedang disiapkan untuk dikirim",
+    IN_DELIVERY: "dalam perjalanan",
+    DELIVERED: "sudah diterima",
+    CANCELLED: "dibatalkan",
+}
+
 # Who ships: the marketplace's logistics, or the seller ("self-shipped", judged by the
 # self-shipping deadline).
 PLATFORM_LOGISTICS, SELF_SHIPPING = "platform", "self"
@@ -59,6 +68,7 @@ BUYER_CANCELLATION_MODES = (CANCEL_ON_REQUEST, CANCEL_INSTANTLY)
 RETURN_AND_REFUND, REFUND_ONLY, REPLACEMENT = "return_and_refund", "refund_only", "replacement"
 AFTER_SALES_KINDS = (RETURN_AND_REFUND, REFUND_ONLY, REPLACEMENT)
 KIND_TEXT = {RETURN_AND_REFUND: "return and refund", REFUND_ONLY: "refund only", REPLACEMENT: "replacement"}
+KIND_TEXT_ID = {RETURN_AND_REFUND: "retur dan pengembalian dana", REFUND_ONLY: "pengembalian dana saja", REPLACEMENT: "tukar barang"}
 
 DAMAGED, WRONG_ITEM, NOT_AS_DESCRIBED, MISSING_PARTS, SIZE_FIT, CHANGED_MIND, OTHER_REASON = (
     "damaged", "wrong_item", "not_as_described", "missing_parts", "size_fit", "changed_mind", "other",
@@ -72,6 +82,15 @@ REASON_TEXT = {
     SIZE_FIT: "size or fit",
     CHANGED_MIND: "changed my mind",
     OTHER_REASON: "other",
+}
+REASON_TEXT_ID = {
+    DAMAGED: "barang rusak",
+    WRONG_ITEM: "barang salah",
+    NOT_AS_DESCRIBED: "tidak sesuai deskripsi",
+    MISSING_PARTS: "ada bagian yang kurang",
+    SIZE_FIT: "ukuran tidak pas",
+    CHANGED_MIND: "berubah pikiran",
+    OTHER_REASON: "lainnya",
 }
 
 REQUESTED, APPROVED, REJECTED, REFUNDED = "requested", "approved", "rejected", "refunded"

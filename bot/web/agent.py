@@ -65,7 +65,7 @@ async def ticket(request: web.Request) -> web.Response:
     question, suggestions = None, []
     if ticket.status != RESOLVED:
         slots = tracker.get("slots") or {}
-        answer = order_answer(OrderDesk(app[SHOP]), app[RESPONSES], slots)
+        answer = order_answer(OrderDesk(app[SHOP], language=slots.get("language")), app[RESPONSES], slots)
         question, suggestions = fitting_suggestions(tracker, app[FAQ_STORE], answer, slots.get("verified_order"))
     return web.json_response({
         **shown(app, [ticket], agent.username, utcnow())[0], "transcript": transcript(events),

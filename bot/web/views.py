@@ -80,7 +80,7 @@ async def recommendations(request: web.Request) -> web.Response:
         tracker = await app[RASA].tracker(body["sender"])
         slots = tracker.get("slots") or {}
         try:
-            answer = order_answer(OrderDesk(app[SHOP]), app[RESPONSES], slots)
+            answer = order_answer(OrderDesk(app[SHOP], language=slots.get("language")), app[RESPONSES], slots)
         except SQLAlchemyError as error:
             raise ServiceUnavailable("The order database is not reachable; FAQ suggestions only.") from error
         with_a_person = gateway(app).tickets.open_ticket_of(body["sender"]) is not None

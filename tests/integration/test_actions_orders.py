@@ -1,6 +1,7 @@
 """Order actions with rasa_sdk's Tracker and CollectingDispatcher on a fresh demo database.
 The showcase orders are described in the README."""
 import json
+import re
 import time
 
 import pytest
@@ -207,6 +208,19 @@ async def test_several_orders_in_one_chat_each_proven_once_and_no_failed_guess_c
     assert result["verified_order"] == "100004" and result["verified_by"] == "contact"
 
 
+@pytest.mark.parametrize("ranking, topic", [
+    ([("faq", 0.52), ("return_request", 0.44), ("change_address", 0.02)], "return_request"),
+    ([("nlu_fallback", 0.6), ("faq", 0.3), ("out_of_scope", 0.1)], "order_status"),
+])
+async def test_a_faq_like_message_naming_an_order_asks_the_best_ranked_order_question(ranking, topic):
+    latest = {"text": "can i return order 100005 instead", "intent": {"name": ranking[0][0]}, "entities": [], "metadata": {},
+              "intent_ranking": [{"name": name, "confidence": c} for name, c in ranking]}
+    asked_before = [{"event": "slot", "name": "order_topic", "value": "refund_status"}, {"event": "user", "text": latest["text"]}]
+    form_tracker = Tracker("shopper", {"order_topic": "refund_status"}, latest, asked_before, False, None, {"name": "order_lookup_form"}, "action_listen")
+    result = await ValidateOrderLookupForm().validate_order_number("100005", CollectingDispatcher(), form_tracker, {})
+    assert result["order_number"] == "100005" and result["order_topic"] == topic
+
+
 async def test_no_answer_about_the_verified_order_while_another_is_asked_about():
     dispatcher = CollectingDispatcher()
     slots = {"verified_order": "100004", "verified_by": "contact", "order_number": "100007", "order_topic": "cancellation_reason"}
@@ -386,6 +400,38 @@ def test_the_return_forms_buttons_carry_vocabulary_values_under_their_display_te
     for button in buttons:
         value = json.loads(button["payload"].removeprefix("/inform"))[slot]
         assert button["title"].lower().startswith(texts[value]), button
+
+
+RESPONSES = load_responses(Config.from_env().project_dir / "domain.yml")
+PLACEHOLDER = re.compile(r"{([^{}]+)}")
+
+
+def indonesian(name):
+    return [v for v in RESPONSES[name] if {"type": "slot", "name": "language", "value": "id"} in (v.get("condition") or [])]
+
+
+@pytest.mark.parametrize("name", sorted(RESPONSES))
+def test_every_response_has_an_indonesian_variation_with_the_same_values_and_buttons(name):
+    english, [translated] = RESPONSES[name][0], indonesian(name)
+    assert set(PLACEHOLDER.findall(translated["text"])) == set(PLACEHOLDER.findall(english["text"]))
+    offered = [b["payload"] for b in translated.get("buttons") or []]
+    assert all(payload in offered for payload in [b["payload"] for b in english.get("buttons") or []])
+    assert translated["text"] != english["text"]
+
+
+async def test_an_indonesian_shopper_gets_dates_and_names_in_indonesian():
+    dispatcher = CollectingDispatcher()
+    slots = {"verified_order": "100007", "order_number": "100007", "order_topic": "order_status", "language": "id"}
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots), {})
+    english = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(english, tracker({**slots, "language": None}), {})
+    [(said, told)] = [(m, e) for m, e in zip(dispatcher.messages, english.messages) if m["response"] == "utter_cancellation_reason_by_seller"]
+    assert said["cancelled_on"].split()[0] in ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min")
+    assert told["cancelled_on"].split()[0] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    assert said["cancelled_on"].split()[1] == told["cancelled_on"].split()[1]  # the same day
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker({**slots, "verified_order": "100004", "order_number": "100004", "order_topic": "cancellation_reason"}), {})
+    assert dispatcher.messages[0]["status_text"] == vocabulary.STATUS_TEXT_ID[vocabulary.IN_DELIVERY]
 
 
 async def test_closed_database_gets_a_clear_reply(monkeypatch):
