@@ -118,7 +118,7 @@ class ActionAnswerFaq(FaqAction):
         if faq is None:
             return say_not_sure(dispatcher, tracker, domain, self.store)
         buttons = [{"title": b.title, "payload": b.payload} for b in faq.buttons]
-        dispatcher.utter_message(text=faq.answer, buttons=buttons)
+        dispatcher.utter_message(text=faq.answer_in(tracker.get_slot("language")), buttons=buttons)
         offer_other_questions(dispatcher, tracker.latest_message)
         return []
 

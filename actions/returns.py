@@ -18,20 +18,36 @@ from bot.shop.vocabulary import (
     SIZE_FIT, WRONG_ITEM,
 )
 
-# Words a shopper (or a button) uses for each choice; the first match wins.
+# Words a shopper (or a button) uses for each choice, in English and Indonesian; the first
+# match wins.
 KIND_WORDS = {
-    REPLACEMENT: ("replace", "exchange", "new one", "swap"),
-    REFUND_ONLY: ("refund only", "keep", "money only", "just refund", "just a refund"),
-    RETURN_AND_REFUND: ("return", "send back", "refund"),
+    REPLACEMENT: ("replace", "exchange", "new one", "swap", "tukar", "ganti barang", "barang pengganti"),
+    REFUND_ONLY: (
+        "refund only", "keep", "money only", "just refund", "just a refund",
+        "refund saja", "refund aja", "dana saja", "uang saja", "barang disimpan",
+    ),
+    RETURN_AND_REFUND: ("return", "send back", "refund", "retur", "kembalikan", "dikembalikan", "pengembalian"),
 }
 REASON_WORDS = {
-    DAMAGED: ("damage", "broken", "crack", "defect", "faulty", "not working", "doesn't work", "torn"),
-    WRONG_ITEM: ("wrong", "different item", "not what i ordered", "mix"),
-    NOT_AS_DESCRIBED: ("described", "description", "different from", "photo", "picture", "fake", "quality"),
-    MISSING_PARTS: ("missing", "incomplete", "not all"),
-    SIZE_FIT: ("size", "fit", "small", "big", "large", "tight", "loose", "long", "short"),
-    CHANGED_MIND: ("changed my mind", "change of mind", "don't want", "dont want", "don't like", "dont like", "no longer"),
-    OTHER_REASON: ("other", "something else"),
+    DAMAGED: (
+        "damage", "broken", "crack", "defect", "faulty", "not working", "doesn't work", "torn",
+        "rusak", "pecah", "cacat", "retak", "sobek", "tidak berfungsi", "gak berfungsi", "ga nyala", "gak nyala", "tidak nyala",
+    ),
+    WRONG_ITEM: ("wrong", "different item", "not what i ordered", "mix", "salah", "beda barang", "bukan yang saya pesan"),
+    NOT_AS_DESCRIBED: (
+        "described", "description", "different from", "photo", "picture", "fake", "quality",
+        "tidak sesuai", "gak sesuai", "ga sesuai", "deskripsi", "beda dengan foto", "palsu", "kualitas",
+    ),
+    MISSING_PARTS: ("missing", "incomplete", "not all", "tidak lengkap", "gak lengkap", "kurang lengkap", "ada yang kurang", "bagian yang kurang"),
+    SIZE_FIT: (
+        "size", "fit", "small", "big", "large", "tight", "loose", "long", "short",
+        "ukuran", "kekecilan", "kebesaran", "kecil", "besar", "sempit", "longgar", "kepanjangan", "kependekan",
+    ),
+    CHANGED_MIND: (
+        "changed my mind", "change of mind", "don't want", "dont want", "don't like", "dont like", "no longer",
+        "berubah pikiran", "gak jadi", "ga jadi", "tidak jadi", "tidak suka", "gak suka", "ga suka",
+    ),
+    OTHER_REASON: ("other", "something else", "lainnya", "alasan lain"),
 }
 
 
@@ -54,12 +70,14 @@ class ValidateReturnForm(LettingGoFormValidation):
 
     def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
         # A question ("can I return it if it's the wrong size?") is never an answer; an order
-        # number here is another order: the rules leave the form for the order look-up.
+        # number here is another order: the rules leave the form for the order look-up. A
+        # choice, even of the other question ("it arrived damaged" while the kind is asked) and
+        # even on a sensitive topic, is an answer: the shopper is already asking for a return.
         if entity_values(message, slot):
             return False
         if not (intent_of(message) in INTERRUPTING_INTENTS or entity_values(message, "order_id")):
             return False
-        return is_question(value) or choose(value, SLOT_WORDS[slot]) is None
+        return is_question(value) or not any(choose(value, words) for words in SLOT_WORDS.values())
 
     @staticmethod
     def _choice(slot: Text, value: Any, words: Dict[str, tuple], dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
@@ -71,6 +89,10 @@ class ValidateReturnForm(LettingGoFormValidation):
     def validate_return_kind(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        reason = None if is_question(value) else choose(value, REASON_WORDS)
+        if reason and choose(value, KIND_WORDS) is None:
+            # The reason came first ("barang rusak"): kept, and the kind is asked again.
+            return {"return_kind": None, "return_reason": reason}
         return self._choice("return_kind", value, KIND_WORDS, dispatcher)
 
     def validate_return_reason(

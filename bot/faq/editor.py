@@ -50,6 +50,7 @@ def faq_from_form(form: Dict[str, str], faq_id: str) -> Faq:
         question=(form.get("question") or "").strip(),
         similar=tuple(line.strip() for line in (form.get("similar") or "").splitlines() if line.strip()),
         answer=(form.get("answer") or "").replace("\r\n", "\n").strip(),
+        answer_id=(form.get("answer_id") or "").replace("\r\n", "\n").strip(),
         buttons=tuple(buttons),
         enabled=form.get("enabled") in ("on", "true", "1"),
         welcome=form.get("welcome") in ("on", "true", "1"),
@@ -66,7 +67,7 @@ def _from_json(text: Optional[str]) -> Optional[Faq]:
     item = json.loads(text)
     return Faq(
         id=item["id"], category=item["category"], question=item["question"], similar=tuple(item["similar"]),
-        answer=item["answer"], buttons=tuple(Button(b["title"], b["payload"]) for b in item.get("buttons", [])),
+        answer=item["answer"], answer_id=item.get("answer_id", ""), buttons=tuple(Button(b["title"], b["payload"]) for b in item.get("buttons", [])),
         enabled=item["enabled"], welcome=item["welcome"],
     )
 

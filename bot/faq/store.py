@@ -40,6 +40,8 @@ class Faq:
     similar: Tuple[str, ...]
     answer: str
     buttons: Tuple[Button, ...] = ()
+    # The answer for shoppers who write Indonesian (the `language` slot "id"); empty: `answer`.
+    answer_id: str = ""
     enabled: bool = True
     welcome: bool = False
     # Where it was read from (for error messages); not part of the FAQ's content.
@@ -49,6 +51,10 @@ class Faq:
     @property
     def examples(self) -> Tuple[str, ...]:
         return (self.question, *self.similar)
+
+    def answer_in(self, language: Optional[str]) -> str:
+        """The answer for a shopper writing in `language` (the `language` slot)."""
+        return self.answer_id if language == "id" and self.answer_id else self.answer
 
 
 @dataclass
@@ -110,6 +116,7 @@ def _parse_faq(item: object, category: str, where: str, problems: List[str]):
     label = f"{where}: {faq_id}:"
     question = str(item.get("question") or "").strip()
     answer = str(item.get("answer") or "").strip()
+    answer_id = str(item.get("answer_id") or "").strip()
     similar = [str(s).strip() for s in item.get("similar") or [] if str(s).strip()]
     buttons = item.get("buttons") or []
     before = len(problems)
@@ -134,6 +141,7 @@ def _parse_faq(item: object, category: str, where: str, problems: List[str]):
         question=question,
         similar=tuple(similar),
         answer=answer,
+        answer_id=answer_id,
         buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons),
         enabled=item.get("enabled", True),
         welcome=item.get("welcome", False),
@@ -185,6 +193,8 @@ def dump_yaml(document: object) -> str:
 def faq_to_dict(faq: Faq) -> Dict:
     """A FAQ as it is written in its category file."""
     item: Dict = {"id": faq.id, "question": faq.question, "similar": list(faq.similar), "answer": faq.answer}
+    if faq.answer_id:
+        item["answer_id"] = faq.answer_id
     if faq.buttons:
         item["buttons"] = [{"title": b.title, "payload": b.payload} for b in faq.buttons]
     item.update(enabled=faq.enabled, welcome=faq.welcome)

@@ -78,8 +78,11 @@ def recommend(
 ) -> List[Suggestion]:
     """The best `limit` replies to a parsed message, best first. `with_a_person`: the shopper
     asked for a person or has one, so no FAQ that tells them how to reach one."""
+    # An Indonesian message (bot/nlu/language.py marks it) is answered with the Indonesian answers.
+    indonesian = any(e.get("entity") == "language" and e.get("value") == "id" for e in parse.get("entities") or [])
+    language = "id" if indonesian else None
     suggestions = [
-        Suggestion("faq", faq.question, faq.answer, confidence, faq.id, f"FAQ: {faq.question}")
+        Suggestion("faq", faq.question, faq.answer_in(language), confidence, faq.id, f"FAQ: {faq.question}")
         for faq, confidence in faq_ranking(parse, store)
         if not (with_a_person and offers_a_person(faq))
     ]

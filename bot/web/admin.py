@@ -10,6 +10,7 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.faq.store import CATEGORIES, Faq, faq_version, text_version
 from bot.faq.editor import FaqEditor, faq_from_form
 from bot.shop.hours import BOT_MODES, WEEKDAYS, WorkingHours, describe_opening, format_intervals, is_open, next_opening
+from bot.nlu.language import language_of
 from bot.rasa.recommendations import faq_ranking
 from bot.rasa.responses import fill_response
 from bot.shop.settings import WIDGET_COLOUR, WIDGET_POSITIONS, SettingsError
@@ -47,7 +48,7 @@ async def faq_list(request: web.Request, error: str = "", status: int = 200, tri
 def _form_fields(faq: Faq) -> Dict:
     return {
         "id": faq.id, "category": faq.category, "question": faq.question, "similar": "\n".join(faq.similar),
-        "answer": faq.answer, "buttons": "\n".join(f"{b.title} | {b.payload}" for b in faq.buttons),
+        "answer": faq.answer, "answer_id": faq.answer_id, "buttons": "\n".join(f"{b.title} | {b.payload}" for b in faq.buttons),
         "enabled": faq.enabled, "welcome": faq.welcome,
     }
 
@@ -79,7 +80,7 @@ async def save_faq(request: web.Request) -> web.Response:
     except (InvalidInput, Conflict) as error:
         # Shown above the seller's own input, so nothing typed is lost.
         fields = {
-            **{name: form.get(name, "") for name in ("category", "question", "similar", "answer", "buttons")},
+            **{name: form.get(name, "") for name in ("category", "question", "similar", "answer", "answer_id", "buttons")},
             "enabled": form.get("enabled") == "on", "welcome": form.get("welcome") == "on", "id": faq_id,
         }
         status = 409 if isinstance(error, Conflict) else 400
@@ -145,10 +146,11 @@ async def try_question(request: web.Request) -> web.Response:
     parse = await app[RASA].parse(question)
     matches = faq_ranking(parse, app[FAQ_STORE])[:3]
     intent = parse.get("intent") or {}
+    language = language_of(question)  # as the bot would answer a shopper who wrote it
     if intent.get("name") == "faq" and matches:
-        answer = matches[0][0].answer
+        answer = matches[0][0].answer_in(language)
     elif intent.get("name") == "nlu_fallback":
-        answer = fill_response(app[RESPONSES], "utter_not_sure", {})
+        answer = fill_response(app[RESPONSES], "utter_not_sure", {}, language)
     else:
         answer = f"(the {intent.get('name')} conversation flow, not a FAQ)"
     tried = {

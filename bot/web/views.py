@@ -11,6 +11,7 @@ from bot.errors import InvalidInput, NotFound, ServiceUnavailable, UnsupportedMe
 from bot.shop.conversations import Access
 from bot.web import chat
 from bot.shop.orders import OrderDesk
+from bot.shop.tickets import person_answers
 from bot.rasa.recommendations import fitting_suggestions, order_answer, recommend
 from bot.web.auth import staff_user
 from bot.web.resources import FAQ_STORE, RASA, RESPONSES, SHOP, client_address, gateway
@@ -83,7 +84,7 @@ async def recommendations(request: web.Request) -> web.Response:
             answer = order_answer(OrderDesk(app[SHOP], language=slots.get("language")), app[RESPONSES], slots)
         except SQLAlchemyError as error:
             raise ServiceUnavailable("The order database is not reachable; FAQ suggestions only.") from error
-        with_a_person = gateway(app).tickets.open_ticket_of(body["sender"]) is not None
+        with_a_person = person_answers(gateway(app).tickets.open_ticket_of(body["sender"]))
         parse, suggestions = fitting_suggestions(tracker, app[FAQ_STORE], answer, slots.get("verified_order"), with_a_person)
         if parse is None:
             raise NotFound(f"The conversation {body['sender']!r} has no open question from the shopper.")

@@ -17,6 +17,7 @@ faqs:
     question: What is your return policy?
     similar: [can I return things, return window, returns accepted]
     answer: You can return items within 15 days of delivery.
+    answer_id: Barang bisa dikembalikan dalam 15 hari sejak diterima.
     buttons:
       - title: Start a return
         payload: /return_request
@@ -29,14 +30,14 @@ faqs:
 DOMAIN = {"responses": {"utter_button_talk_to_human": [{"text": "Talk to a person"}]}}
 
 
-def tracker_for(ranking, text="what's the return policy", entities=(), events=()):
+def tracker_for(ranking, text="what's the return policy", entities=(), events=(), slots=None):
     latest = {
         "intent": {"name": "faq", "confidence": 0.9},
         "entities": list(entities),
         "response_selector": {"faq": {"ranking": [{"intent_response_key": k, "confidence": c} for k, c in ranking]}},
         "text": text,
     }
-    return Tracker("shopper", {}, latest, list(events), False, None, {}, "action_listen")
+    return Tracker("shopper", slots or {}, latest, list(events), False, None, {}, "action_listen")
 
 
 def store_in(tmp_path, text=FAQS) -> FaqStore:
@@ -56,6 +57,16 @@ async def test_answers_the_selected_faq_from_the_faq_files(tmp_path):
     [message] = messages
     assert message["text"] == "You can return items within 15 days of delivery."
     assert message["buttons"] == [{"title": "Start a return", "payload": "/return_request"}]
+
+
+async def test_an_indonesian_shopper_gets_the_sellers_indonesian_answer_where_there_is_one(tmp_path):
+    action = ActionAnswerFaq(store_in(tmp_path))
+    indonesian = {"language": "id"}
+    translated, _ = await run(action, tracker_for([("faq/return_policy", 0.9)], text="bisa retur gak kak", slots=indonesian))
+    untranslated, _ = await run(action, tracker_for([("faq/refund_timing", 0.9)], text="refund berapa lama", slots=indonesian))
+    assert translated[0]["text"] == "Barang bisa dikembalikan dalam 15 hari sejak diterima."
+    assert translated[0]["buttons"] == [{"title": "Start a return", "payload": "/return_request"}]
+    assert untranslated[0]["text"] == "Refunds reach you within 5 working days."
 
 
 async def test_a_tapped_faq_button_answers_that_faq_whatever_the_ranking(tmp_path):

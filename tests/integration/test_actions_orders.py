@@ -14,7 +14,7 @@ from actions.orders import (
     ActionSubmitAddressChange, ValidateAddressForm, ValidateOrderLookupForm,
 )
 from actions import desk
-from actions.returns import KIND_WORDS, REASON_WORDS, ActionSubmitReturn, ValidateReturnForm
+from actions.returns import KIND_WORDS, REASON_WORDS, ActionSubmitReturn, ValidateReturnForm, choose
 from bot.config import Config
 from bot.rasa.responses import load_responses
 from bot.shop import db, rules, vocabulary
@@ -366,6 +366,25 @@ def test_return_kind_choices(text, kind):
 )
 def test_return_reason_choices(text, reason):
     assert ValidateReturnForm().validate_return_reason(text, CollectingDispatcher(), tracker(), {}) == {"return_reason": reason}
+
+
+@pytest.mark.parametrize("slot, words", [("return_kind", KIND_WORDS), ("return_reason", REASON_WORDS)])
+def test_each_indonesian_button_title_typed_out_is_its_own_choice(slot, words):
+    [translated] = indonesian("utter_ask_return_kind" if slot == "return_kind" else "utter_ask_return_reason")
+    for button in translated["buttons"]:
+        value = json.loads(button["payload"].removeprefix("/inform"))[slot]
+        assert choose(button["title"], words) == value, button["title"]
+
+
+async def test_a_reason_given_while_the_kind_is_asked_is_kept_and_no_person_is_called():
+    # "barang rusak" is a sensitive phrase of the demo shop: the NLU reads it as a request for a person.
+    message = {"text": "barang rusak", "intent": {"name": "talk_to_human"}, "entities": [{"entity": "handoff_topic", "value": "parcel"}]}
+    form = ValidateReturnForm()
+    assert not form.interrupts("return_kind", "barang rusak", message)
+    assert form.interrupts("return_kind", "kenapa lama sekali?", message)
+    dispatcher = CollectingDispatcher()
+    assert form.validate_return_kind("barang rusak", dispatcher, tracker(), {}) == {"return_kind": None, "return_reason": "damaged"}
+    assert dispatcher.messages == []  # the form asks for the kind again, nothing more
 
 
 # --- the vocabulary, the words and domain.yml agree ------------------------------------------

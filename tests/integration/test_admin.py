@@ -114,6 +114,20 @@ async def test_a_bad_edit_is_refused_and_the_form_keeps_what_was_typed(client, s
     assert (seller_files.faq_dir / "after-sales.yml").read_text() == before
 
 
+async def test_the_seller_edits_the_indonesian_answer_on_the_faq_page(client, seller_files):
+    csrf = await log_in(client)
+    page = await (await client.get("/admin/faqs/return_policy")).text()
+    assert 'name="answer_id"' in page and "Barang bisa dikembalikan" in page  # the demo FAQ's own
+    version = re.search(r'name="version" value="([0-9a-f]+)"', page).group(1)
+    response = await client.post("/admin/faqs/return_policy", data={
+        "csrf_token": csrf, "version": version, "category": "after-sales", "question": "What is your return policy?",
+        "similar": "can i return it\nreturn window\ndo you accept returns", "answer": "30 days.",
+        "answer_id": "30 hari, Kak.", "enabled": "on"})
+    assert response.status == 200
+    faq = next(f for f in load_faqs(seller_files.faq_dir) if f.id == "return_policy")
+    assert (faq.answer, faq.answer_id) == ("30 days.", "30 hari, Kak.")
+
+
 async def test_two_sellers_editing_the_same_faq_the_second_is_refused(client, seller_files):
     csrf = await log_in(client)
     page = await (await client.get("/admin/faqs/return_policy")).text()

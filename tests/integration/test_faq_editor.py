@@ -39,6 +39,17 @@ def test_an_answer_edit_needs_no_retrain_but_a_question_edit_does(editor):
     assert editor.update(replace(faq, similar=faq.similar + ("can i send it back",)), faq_version(faq), "seller").retrain
 
 
+def test_the_indonesian_answer_is_saved_read_back_and_needs_no_retrain(editor):
+    result = editor.create(faq_from_form({**FORM, "answer_id": "Ya: 25, 50 atau 100 euro."}, "gift_cards"), "seller")
+    faq = next(f for f in load_faqs(editor.faq_dir) if f.id == "gift_cards")
+    assert result.retrain and faq.answer_id == "Ya: 25, 50 atau 100 euro." and faq.answer_in("id") == faq.answer_id
+    assert faq.answer_in(None) == "Yes: 25, 50 or 100 euros."
+    assert not editor.update(replace(faq, answer_id="Ya, kartu hadiah 25, 50 atau 100 euro."), faq_version(faq), "seller").retrain
+    assert editor.get("gift_cards").answer_id == "Ya, kartu hadiah 25, 50 atau 100 euro."
+    without = editor.update(replace(editor.get("gift_cards"), answer_id=""), faq_version(editor.get("gift_cards")), "seller")
+    assert not without.retrain and editor.get("gift_cards").answer_in("id") == "Yes: 25, 50 or 100 euros."
+
+
 def test_a_stale_version_is_refused_and_the_first_save_stays(editor):
     opened = editor.get("return_policy")
     editor.update(replace(opened, answer="First save."), faq_version(opened), "alice")
