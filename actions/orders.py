@@ -294,9 +294,27 @@ STREET_WORD = re.compile(
     r"\b(street|st|road|rd|avenue|ave|lane|ln|drive|dr|way|place|pl|square|sq|court|ct|boulevard|blvd|close"
     r"|crescent|terrace|row|gardens|grove|parade|mews|walk|hill|highway|hwy|flat|apartment|apt|unit|suite|floor"
     r"|rue|chemin|allée|impasse|quai|cours|route|via|viale|piazza|corso|calle|avenida|plaza|paseo|carrer|rua"
-    r"|ulica|ul)\b\.?|\w(straße|strasse|str\.|weg|gasse|platz|allee|damm|straat|laan|gracht|plein|gatan|vägen|gade|vej)\b",
+    r"|ulica|ul|jalan|jl|gang|gg|komplek|perumahan|blok)\b\.?"
+    r"|\w(straße|strasse|str\.|weg|gasse|platz|allee|damm|straat|laan|gracht|plein|gatan|vägen|gade|vej)\b",
     re.IGNORECASE,
 )
+# Words around the address that are not part of it: "ok, change it to ...", "my new address
+# is ...", "kirim ke ...".
+ADDRESS_LEAD_IN = re.compile(
+    r"^(?:\s*(?:ok(?:ay)?|yes|yeah|sure|please|pls|so|well|hi|hello|actually|oke|ya|tolong|mohon|kak|min)\b[\s,.!:-]*)*"
+    r"(?:(?:please\s+)?(?:change|update|set|send|ship|deliver|move|redirect)\s+(?:it|them|the\s+(?:address|order|parcel)"
+    r"|my\s+(?:address|order|parcel))?\s*(?:to|at)\b"
+    r"|(?:my|the)\s+new\s+(?:delivery\s+)?address(?:\s+is|\s*:)|new\s+address(?:\s+is|\s*:)|it'?s\s+(?=\d)"
+    r"|(?:alamat(?:nya)?\s+baru(?:\s+saya)?|alamat\s+saya|alamatnya)(?:\s+(?:adalah|di|jadi))?\s*:?"
+    r"|(?:kirim|ganti|ubah|pindah)(?:kan)?\s+(?:alamat(?:nya)?\s+)?(?:ke|jadi|menjadi)\b)?[\s,.:-]*",
+    re.IGNORECASE,
+)
+
+
+def address_of(text: Any) -> str:
+    """The address a shopper wrote, without the words around it and with single spaces."""
+    address = " ".join(str(text or "").split())
+    return ADDRESS_LEAD_IN.sub("", address, count=1) or address
 POSTCODE = re.compile(
     r"\b([A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"  # UK: NW1 6XE, SW1A 2AA
     r"|\d{5}(-\d{4})?"  # US, DE, FR, IT, ES: 10118, 10115
@@ -309,7 +327,7 @@ POSTCODE = re.compile(
 
 def is_address(text: Any) -> bool:
     """Whether the text looks like a full delivery address."""
-    address = " ".join(str(text or "").split())
+    address = address_of(text)
     if not MIN_ADDRESS_CHARS <= len(address) <= MAX_ADDRESS_CHARS or "@" in address:
         return False
     numbers = re.findall(r"\b\d+[A-Za-z]?\b", address)
@@ -331,7 +349,7 @@ class ValidateAddressForm(LettingGoFormValidation):
         if not is_address(value):
             dispatcher.utter_message(response="utter_invalid_address")
             return {"new_address": None}
-        return {"new_address": " ".join(str(value).split())}
+        return {"new_address": address_of(value)}
 
 
 class ActionSubmitAddressChange(Action):

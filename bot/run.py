@@ -53,7 +53,8 @@ def commands(config: Config, endpoints: str = "endpoints.yml") -> Dict[str, List
         # Rasa's own `rasa run`, less two per-message costs (bot/rasa/server.py). The HTTP API
         # (trackers, slots) needs the token; the REST webhook does not.
         rasa_name(index): [
-            python, "-m", "bot.rasa.server", "run", "--enable-api", "--auth-token", config.rasa_token,
+            # "=": a token may start with "-", which argparse would take for an option.
+            python, "-m", "bot.rasa.server", "run", "--enable-api", f"--auth-token={config.rasa_token}",
             "--interface", config.host, "--port", str(config.rasa_port + index),
             "--model", str(config.models_dir), "--endpoints", endpoints, "--credentials", "credentials.yml",
         ]

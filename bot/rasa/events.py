@@ -50,7 +50,15 @@ def is_listening(events: List[Event]) -> bool:
 
 
 def user_event(text: str, parse_data: Dict[str, Any], metadata: Dict[str, Any]) -> Dict[str, Any]:
-    """A shopper message recorded as Rasa's REST channel would record it."""
+    """A shopper message recorded as Rasa's REST channel would record it. Rule-based extractors
+    (SpacyEntityExtractor: order numbers, e-mails, phones) give entities a confidence of None,
+    which Rasa's events endpoint refuses ("None is not of type 'number'"): such an entity is
+    recorded without a confidence."""
+    entities = [
+        {key: value for key, value in entity.items() if not (key == "confidence" and value is None)}
+        for entity in parse_data.get("entities") or []
+    ]
+    parse_data = {**parse_data, "entities": entities}
     return {"event": "user", "text": text, "parse_data": parse_data, "input_channel": "rest", "metadata": metadata}
 
 

@@ -100,7 +100,9 @@ def test_handoff_claim_reply_resolve_and_the_bot_is_back(web):
     ticket = wait_for(lambda: queue_ticket(agent, web, "human"))
     assert ticket["reason"] == "asked_for_human" and ticket["status"] == "waiting"
 
-    # While a person owns the chat, the bot is silent.
+    # While a person owns the chat, the bot is silent; order numbers and e-mails reach the agent too.
+    details = web.chat("human", "it's order 100004, emma@example.com")
+    assert details["replies"] == [] and details["handoff"]["status"] == "waiting"
     silent = web.chat("human", "hello? where is my parcel")
     assert silent["replies"] == [] and silent["handoff"]["status"] == "waiting"
 
@@ -109,7 +111,9 @@ def test_handoff_claim_reply_resolve_and_the_bot_is_back(web):
     assert refused.status_code == 409 and "claimed by Alex" in refused.json()["error"]
 
     detail = agent.get(f"{web.url}/api/agent/tickets/{ticket['id']}").json()
-    assert [m["text"] for m in detail["transcript"] if m["from"] == "shopper"][-1] == "hello? where is my parcel"
+    assert [m["text"] for m in detail["transcript"] if m["from"] == "shopper"][-2:] == [
+        "it's order 100004, emma@example.com", "hello? where is my parcel",
+    ]
     assert detail["suggestions"], "the agent gets suggested replies"
 
     sent = agent.post(f"{web.url}/api/agent/tickets/{ticket['id']}/reply", json={"text": "Hi, Alex here. Let me check."})

@@ -321,6 +321,18 @@ async def test_address_change_before_shipment():
     assert dispatcher.messages[0]["response"] == "utter_address_change_requested"
 
 
+@pytest.mark.parametrize("typed, address", [
+    ("ok change it to 12 Baker Street, London NW1 6XE", "12 Baker Street, London NW1 6XE"),
+    ("my new address is Hauptstraße 5, 10115 Berlin", "Hauptstraße 5, 10115 Berlin"),
+    ("Okay, it's 3 rue de Rivoli, 75001 Paris", "3 rue de Rivoli, 75001 Paris"),
+    ("alamat baru saya Jl. Sudirman No. 5, Jakarta 10220", "Jl. Sudirman No. 5, Jakarta 10220"),
+    ("kirim ke Jl. Merdeka 10, Bandung 40111", "Jl. Merdeka 10, Bandung 40111"),
+    ("Toorstraat 5, 1012 AB Amsterdam", "Toorstraat 5, 1012 AB Amsterdam"),  # "To..." is the street's
+])
+def test_the_address_is_recorded_without_the_words_around_it(typed, address):
+    assert ValidateAddressForm().validate_new_address(typed, CollectingDispatcher(), tracker(), {}) == {"new_address": address}
+
+
 @pytest.mark.parametrize(
     "kind, reason, expected",
     [

@@ -31,3 +31,16 @@ def test_event_types_resolve_to_rasas_classes():
     assert server.resolve_event_type("no-such-event", default=SlotSet) is SlotSet
     with pytest.raises(ValueError):
         server.resolve_event_type("no-such-event")
+
+
+def test_rasa_servers_take_a_token_that_starts_with_a_dash():
+    from rasa.__main__ import create_argument_parser
+
+    from bot.config import Config
+    from bot.run import commands
+
+    token = "-Xy3_secret"  # secrets.token_urlsafe starts with "-" one time in 64
+    command = commands(Config(database_url="sqlite://", rasa_port=5005, rasa_token=token, rasa_servers=2))["rasa-2"]
+    assert command[1:4] == ["-m", "bot.rasa.server", "run"]
+    args = create_argument_parser().parse_args(command[3:])
+    assert args.auth_token == token and args.port == 5006
