@@ -33,19 +33,30 @@ def postgres_database():
     admin.dispose()
 
 
+def _lock_store_config(prefix: str):
+    """The lock store as endpoints.production.yml configures it, on the test Redis."""
+    from urllib.parse import urlsplit
+
+    from rasa.utils.endpoints import EndpointConfig
+
+    url = urlsplit(REDIS_URL)
+    return EndpointConfig(
+        url=url.hostname, type="bot.rasa.lock_store.SerialisedRedisLockStore",
+        port=url.port or 6379, db=int(url.path.lstrip("/") or 0), key_prefix=prefix,
+    )
+
+
 @pytest.fixture
 def redis_lock_store():
     import redis
-    from rasa.core.lock_store import RedisLockStore
-    from urllib.parse import urlsplit
+    from rasa.core.lock_store import LockStore
 
-    url = urlsplit(REDIS_URL)
     try:
         redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
     except redis.RedisError as error:
         pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
     prefix = f"test{uuid.uuid4().hex[:8]}"
-    store = RedisLockStore(host=url.hostname, port=url.port or 6379, db=int(url.path.lstrip("/") or 0), key_prefix=prefix)
+    store = LockStore.create(_lock_store_config(prefix))  # as Rasa creates it from the endpoints file
     yield store
     for key in store.red.scan_iter(f"{prefix}:*"):
         store.red.delete(key)
@@ -126,6 +137,55 @@ def test_redis_lock_store_serialises_two_holders_of_one_conversation(redis_lock_
     assert store.get_lock(sender) is None or store.get_lock(sender).is_locked(0) is False
 
 
+def test_two_servers_taking_messages_of_one_conversation_at_the_same_moment_never_overlap(redis_lock_store):
+    """Four lock stores (as four Rasa servers, each its own Redis connection) take the lock of
+    one conversation at the same moment, twenty times over: each ticket is issued once, and no
+    two holders are ever inside at once. (Rasa's own RedisLockStore issues the same ticket twice
+    here: it reads, changes and writes the lock without a mutex.)"""
+    import threading
+
+    from rasa.core.lock_store import LockStore
+
+    stores = [redis_lock_store] + [LockStore.create(_lock_store_config(redis_lock_store.key_prefix.split(":")[0])) for _ in range(3)]
+    assert len({id(store.red) for store in stores}) == 4
+    sender = f"shopper-{uuid.uuid4().hex[:6]}"
+    inside, overlaps, tickets = [], [], []
+    start = threading.Barrier(len(stores))
+
+    def server(store):
+        async def handle():
+            async with store.lock(sender, lock_lifetime=10, wait_time_in_seconds=0.005):
+                inside.append(1)
+                if len(inside) > 1:
+                    overlaps.append(len(inside))
+                await asyncio.sleep(0.005)
+                inside.pop()
+
+        for _ in range(20):
+            start.wait()
+            asyncio.run(handle())
+
+    original = type(redis_lock_store).issue_ticket
+
+    def recording(self, conversation_id, lock_lifetime=10):
+        ticket = original(self, conversation_id, lock_lifetime)
+        tickets.append(ticket)
+        return ticket
+
+    type(redis_lock_store).issue_ticket = recording
+    try:
+        threads = [threading.Thread(target=server, args=(store,)) for store in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        type(redis_lock_store).issue_ticket = original
+    assert overlaps == [] and len(tickets) == 80
+    for store in stores[1:]:
+        store.red.close()
+
+
 def test_redis_lock_store_keeps_other_conversations_apart(redis_lock_store):
     """A conversation's lock does not hold up another conversation."""
     store = redis_lock_store
@@ -181,7 +241,8 @@ def test_the_production_endpoints_file_reads_as_rasa_reads_it():
         os.environ.update(saved)
     assert endpoints.tracker_store.type == "SQL" and endpoints.tracker_store.kwargs["dialect"] == "postgresql"
     assert endpoints.tracker_store.kwargs["db"] == "shop_production_tracker"
-    assert endpoints.lock_store.type == "redis" and str(endpoints.lock_store.kwargs["port"]) == "6379"
+    assert endpoints.lock_store.type == "bot.rasa.lock_store.SerialisedRedisLockStore"
+    assert str(endpoints.lock_store.kwargs["port"]) == "6379"
 
 
 def test_config_lists_consecutive_rasa_servers():
