@@ -118,10 +118,11 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
     ) -> Dict[Text, Any]:
         slots = await self._order_number_slots(value, dispatcher, tracker)
         message = tracker.latest_message
-        if slots.get("order_number") and intent_of(message) in ("faq", "nlu_fallback") and _previous_value(tracker, "requested_slot") is None:
-            # A message that reads as a FAQ or unsure but names an order started this look-up
-            # (data/rules/orders.yml; "can i return order 100005 instead"): it asks the
-            # best-ranked order question, not the one asked before.
+        started_by = intent_of(message) in ("faq", "out_of_scope", "nlu_fallback")
+        if slots.get("order_number") and started_by and _previous_value(tracker, "requested_slot") is None:
+            # A message that reads as a FAQ, out of scope or unsure but names an order started
+            # this look-up (data/rules/orders.yml; "can i return order 100005 instead", "where
+            # is 100004"): it asks the best-ranked order question, not the one asked before.
             slots["order_topic"] = _ranked_order_topic(message)
         return slots
 

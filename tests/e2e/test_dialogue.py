@@ -40,6 +40,12 @@ def test_several_orders_in_one_chat_each_verified_by_its_own_contact(web):
     assert "Order 100016" in texts(web.chat("orders", "noah@example.com"))
 
 
+def test_a_bare_order_number_question_that_reads_as_out_of_scope_is_an_order_question(web):
+    # "where is <number>" reads like "where is Paris" to the model: the order number decides.
+    assert ASK_CONTACT in texts(web.chat("bare", "where is 100004"))
+    assert "SPXGB0123456789" in texts(web.chat("bare", "emma@example.com"))
+
+
 def test_the_question_carries_over_to_the_next_order(web):
     web.chat("carry", "I'd like to track the parcel of order 100004")
     assert "Latest updates" in texts(web.chat("carry", "emma@example.com"))

@@ -211,6 +211,7 @@ async def test_several_orders_in_one_chat_each_proven_once_and_no_failed_guess_c
 @pytest.mark.parametrize("ranking, topic", [
     ([("faq", 0.52), ("return_request", 0.44), ("change_address", 0.02)], "return_request"),
     ([("nlu_fallback", 0.6), ("faq", 0.3), ("out_of_scope", 0.1)], "order_status"),
+    ([("out_of_scope", 0.56), ("track_shipment", 0.29), ("inform", 0.13)], "track_shipment"),
 ])
 async def test_a_faq_like_message_naming_an_order_asks_the_best_ranked_order_question(ranking, topic):
     latest = {"text": "can i return order 100005 instead", "intent": {"name": ranking[0][0]}, "entities": [], "metadata": {},
