@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 
 from bot.files import write_atomically
+from bot.language import INDONESIAN
 
 # libyaml's loader when PyYAML has it: the admin page validates every file on each edit.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -40,7 +41,7 @@ class Faq:
     similar: Tuple[str, ...]
     answer: str
     buttons: Tuple[Button, ...] = ()
-    # The answer for shoppers who write Indonesian (the `language` slot "id"); empty: `answer`.
+    # The answer for shoppers who write Indonesian (the `language` slot); empty: `answer`.
     answer_id: str = ""
     enabled: bool = True
     welcome: bool = False
@@ -54,7 +55,7 @@ class Faq:
 
     def answer_in(self, language: Optional[str]) -> str:
         """The answer for a shopper writing in `language` (the `language` slot)."""
-        return self.answer_id if language == "id" and self.answer_id else self.answer
+        return self.answer_id if language == INDONESIAN and self.answer_id else self.answer
 
 
 @dataclass

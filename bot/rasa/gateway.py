@@ -22,7 +22,7 @@ from bot.shop.tickets import ASKED_FOR_HUMAN, BOT_TROUBLE, WORKING_HOURS, Ticket
 from bot.shop.hours import bot_answers
 from bot.shop.identity import CLIENT_ADDRESS
 from bot.shop.orders import OrderDesk
-from bot.nlu.language import language_of
+from bot.language import language_of
 from bot.rasa.responses import fill_response
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from bot.faq.store import Faq, FaqStore
+from bot.language import INDONESIAN
 from bot.rasa import events as tracker_events
 from bot.shop.orders import ANSWER_METHODS, OrderDesk
 from bot.rasa.responses import fill_response
@@ -79,8 +80,8 @@ def recommend(
     """The best `limit` replies to a parsed message, best first. `with_a_person`: the shopper
     asked for a person or has one, so no FAQ that tells them how to reach one."""
     # An Indonesian message (bot/nlu/language.py marks it) is answered with the Indonesian answers.
-    indonesian = any(e.get("entity") == "language" and e.get("value") == "id" for e in parse.get("entities") or [])
-    language = "id" if indonesian else None
+    indonesian = any(e.get("entity") == "language" and e.get("value") == INDONESIAN for e in parse.get("entities") or [])
+    language = INDONESIAN if indonesian else None
     suggestions = [
         Suggestion("faq", faq.question, faq.answer_in(language), confidence, faq.id, f"FAQ: {faq.question}")
         for faq, confidence in faq_ranking(parse, store)

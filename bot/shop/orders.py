@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from sqlalchemy.orm import Session
 
+from bot.language import INDONESIAN
 from bot.shop import db, rules
 from bot.shop.db import AddressChangeRequest, AfterSalesEvent, AfterSalesRequest, Cancellation, Order
 from bot.shop.context import ShopContext
@@ -94,7 +95,7 @@ ENGLISH = Wording(
     at="at", no_scan_yet="no scan yet", status=STATUS_TEXT, kind=KIND_TEXT, reason=REASON_TEXT,
 )
 WORDINGS = {
-    "id": Wording(
+    INDONESIAN: Wording(
         days=("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min"),
         months=("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
         at="pukul", no_scan_yet="belum ada pemindaian", status=STATUS_TEXT_ID, kind=KIND_TEXT_ID, reason=REASON_TEXT_ID,

@@ -10,7 +10,7 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.faq.store import CATEGORIES, Faq, faq_version, text_version
 from bot.faq.editor import FaqEditor, faq_from_form
 from bot.shop.hours import BOT_MODES, WEEKDAYS, WorkingHours, describe_opening, format_intervals, is_open, next_opening
-from bot.nlu.language import language_of
+from bot.language import language_of
 from bot.rasa.recommendations import faq_ranking
 from bot.rasa.responses import fill_response
 from bot.shop.settings import WIDGET_COLOUR, WIDGET_POSITIONS, SettingsError

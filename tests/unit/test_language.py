@@ -2,7 +2,8 @@
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.language import LanguageDetector, language_of
+from bot.language import language_of
+from bot.nlu.language import LanguageDetector
 
 INDONESIAN = [
     # the issue's own examples

@@ -1,0 +1,66 @@
+"""Is a shopper's message in Indonesian, the marketplace's home language? Plain Python, so
+that the web service can ask too without loading Rasa (the NLU component that marks such
+messages is bot/nlu/language.py).
+
+`language_of` counts the message's common Indonesian words (function words, chat words
+such as "kak", "dong", "gimana", and the words of orders and deliveries) against common
+English ones. A short message needs only one clear Indonesian word ("halo kak"); a word
+that English chat uses too ("ya", "min" as in "5 min", "dan", "ada") counts half, so it
+tips the balance only together with another. Order numbers, e-mail addresses and words
+both languages use in chat ("order", "refund", "admin", "ok") count for neither.
+"""
+import re
+
+INDONESIAN, ENGLISH = "id", "en"
+
+INDONESIAN_WORDS = frozenset("""
+    saya aku gue gw sy aq kamu anda kakak kak gan agan sista mimin kami kita dia mereka
+    pesanan pesananku pesan memesan pesen barang brg paket produk toko penjual
+    belum blm sudah udah udh sdh tidak tdk gak ngga nggak enggak engga gimana bagaimana gmn
+    kapan kenapa knp mengapa kok dong deh sih nih tuh iya yaa yah yg yang atau tapi tetapi
+    dengan dgn untuk utk buat dari pada ini itu apa apakah bisa bisakah mau ingin pengen
+    tolong mohon minta terima kasih makasih trims halo hai selamat pagi siang sore malam
+    bayar dibayar membayar pembayaran sampai sampe nyampe datang kirim dikirim
+    mengirim pengiriman ngirim kurir ongkir batal dibatalkan batalkan batalin cancelin
+    pembatalan retur diretur kembalikan pengembalian balikin dana uang duit cair rusak hilang
+    salah alamat ganti ubah nomor resi lacak cek dicek ngecek banget bgt sekali juga lagi masih
+    baru kemarin kemaren besok hari minggu bulan berapa gratis harga murah mahal ukuran warna
+    stok tersedia beli dibeli membeli jual bicara ngomong omong orang manusia bantu bantuan
+    tanya nanya sama aja saja punya akan sedang jadi karena soalnya kalau kalo klo gitu begitu
+    dapat dapet kurang lebih tunggu ditunggu nunggu cepat lambat terlambat telat
+    sekarang nanti tadi udahan mana dimana kemana bagaimanakah sudahkah
+    kah lah kan dah ane silakan silahkan maaf permisi hubungi sambungkan pakai pake oke siap
+""".split())
+
+# Indonesian words that English chat uses too: half a vote each.
+SHARED_WORDS = frozenset("ya min di ke dan ada lama ga sis no bs".split())
+
+ENGLISH_WORDS = frozenset("""
+    i me my mine you your yours we our us they them he she him her it its the a an this that
+    these those is are was were be been being am do does did done can could would should will
+    shall may might must have has had what where when why how who which whom there here
+    to of in on for with and or but not yes yeah yep nope please pls plz thanks thank hi hello
+    hey want need get got still yet just from at by about if so any some all cancel return
+    track tracking shipped shipping delivered delivery arrived arrive parcel package money paid
+    pay payment help human person talk speak agent wrong late address change buy bought size
+    item items stuff since ago week weeks day days today tomorrow yesterday hasn haven isn
+    don doesn didn wasn aren won couldn wouldn shouldn im ive dont cant wont didnt isnt hasnt
+    haven t s m ll ve re d again back sent send received receive never ever nothing anything
+    much many more very too also only up out off over into like know think see look please
+    ordered exchange broken damaged lost charged twice bye goodbye sorry good great
+""".split())
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def language_of(text: str) -> str:
+    """`id` for a message in Indonesian, else `en` (also for messages with no words)."""
+    indonesian = english = 0.0
+    for word in _WORD.findall(text.lower()):
+        if word in INDONESIAN_WORDS or (len(word) > 4 and word.endswith("nya")):  # barangnya, pesanannya
+            indonesian += 1
+        elif word in SHARED_WORDS:
+            indonesian += 0.5
+        elif word in ENGLISH_WORDS:
+            english += 1
+    return INDONESIAN if indonesian >= 1 and indonesian > english else ENGLISH
