@@ -35,7 +35,8 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) ->
     if is_open(hours, now):
         dispatcher.utter_message(response="utter_handoff_now")
     elif opening is not None:
-        dispatcher.utter_message(response="utter_handoff_later", when=describe_opening(opening, now))
+        when = describe_opening(opening, now, tracker.get_slot("language"))
+        dispatcher.utter_message(response="utter_handoff_later", when=when)
     else:
         dispatcher.utter_message(response="utter_handoff_no_hours")
     return [ConversationPaused()]

@@ -26,17 +26,19 @@ from bot.shop.orders import normalise_contact
 from bot.shop.vocabulary import normalise_order_number
 
 
-def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
-    """One failed attempt: clear the answers so the form asks again; once the lockout holds
-    (actions.desk.verification_locked), keep the number so that the form stops instead."""
+def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker, keep_number: bool = False) -> Dict[Text, Any]:
+    """One failed attempt: clear the answers so the form asks again (with `keep_number`, only the
+    contact: a shopper who mistyped the e-mail sends it again for the same order); once the
+    lockout holds (actions.desk.verification_locked), keep the number so that the form stops."""
     cleared = {"order_number": None, "order_contact": None, "verified_order": None, "verified_by": None}
     try:
         locked = verification_locked(order_desk(), tracker)
     except SERVICE_ERRORS:
         locked = False
-    if locked:
-        return {**cleared, "order_number": tracker.get_slot("order_number")}
-    dispatcher.utter_message(response="utter_order_not_found")
+    if locked or keep_number:
+        cleared["order_number"] = tracker.get_slot("order_number")
+    if not locked:
+        dispatcher.utter_message(response="utter_order_not_found")
     return cleared
 
 
@@ -69,6 +71,33 @@ def _proven_by_contact(tracker: Tracker, number: str) -> Dict[Text, Any]:
     return {"verified_order": number, "verified_by": "contact", "orders_proven": [*proven, number] if number not in proven else proven}
 
 
+# Replies of the form's validation that ask for the slot again themselves: the form's own
+# question (action_ask_order_number, action_ask_order_contact) is then left out.
+ASKING_AGAIN = frozenset({
+    "utter_invalid_order_number", "utter_order_number_needed_too", "utter_order_number_unknown", "utter_invalid_contact",
+})
+# "I don't remember the order number", "lupa nomornya": asking again would not help.
+NUMBER_UNKNOWN = re.compile(
+    r"\b(do ?n[o']?t|can ?n?[o']?t|could ?n[o']?t|never)\s+(know|remember|recall|find|have|got|see)\b|\b(forgot|forgotten|lost|no idea)\b"
+    r"|\b(lupa|hilang|ga\s?k?\s?tau|ngga?k?\s?tau|tidak tahu|nggak ingat|gak ingat|tidak ingat|ga ingat)\b",
+    re.IGNORECASE,
+)
+
+
+def _asked_again_this_turn(tracker: Tracker) -> bool:
+    """Whether a reply since the shopper's latest message already asks for the slot again."""
+    events = tracker.events
+    users = [i for i, event in enumerate(events) if tracker_events.is_user(event)]
+    since = events[users[-1] + 1:] if users else events
+    return any(
+        tracker_events.is_bot(event) and (event.get("metadata") or {}).get("utter_action") in ASKING_AGAIN for event in since
+    )
+
+
+def _gives_contact(message: Dict[Text, Any]) -> bool:
+    return bool(entity_values(message, "email") or entity_values(message, "phone") or normalise_contact(message.get("text")))
+
+
 def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
     """The order question the model ranks highest for the message; else the order's status."""
     for ranked in message.get("intent_ranking") or []:
@@ -78,6 +107,11 @@ def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
 
 
 ANOTHER_ORDER = re.compile(r"\border\b", re.IGNORECASE)
+
+
+def _only_an_order_number(text: Text) -> bool:
+    """Whether the message is an order number and nothing else (too short for a phone number)."""
+    return normalise_order_number(text) is not None and normalise_contact(text) is None
 
 
 def _gives_order_details(slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
@@ -129,15 +163,21 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
     async def _order_number_slots(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
         previous = _previous_value(tracker, "order_number")
         message = tracker.latest_message
+        text = message.get("text") or ""
         if tracker.get_slot("requested_slot") == "order_contact" and previous and not (
-            intent_of(message) in ORDER_INTENTS or ANOTHER_ORDER.search(message.get("text") or "")
+            intent_of(message) in ORDER_INTENTS or ANOTHER_ORDER.search(text) or _only_an_order_number(text)
         ):
             # A phone number typed while the contact is asked for can look like an order number;
-            # another order is named as such ("and what about order 100001?").
+            # another order is named as such ("and what about order 100001?"), or sent alone
+            # (the shopper correcting a mistyped number).
             return {"order_number": previous}
         number = normalise_order_number(value if isinstance(value, str) else None)
         if number is None:
-            if intent_of(message) not in ORDER_INTENTS:  # an order question without a number: asked again
+            if _gives_contact(message):  # kept in `order_contact`: checked once the number comes
+                dispatcher.utter_message(response="utter_order_number_needed_too")
+            elif NUMBER_UNKNOWN.search(text):
+                dispatcher.utter_message(response="utter_order_number_unknown")
+            elif intent_of(message) not in ORDER_INTENTS:  # an order question without a number: asked again
                 dispatcher.utter_message(response="utter_invalid_order_number")
             return {"order_number": None}
         try:
@@ -186,7 +226,7 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
             # validate_order_number has just refused this pair: it is not checked again.
             if value == _previous_value(tracker, "order_contact"):
                 return {"order_contact": None}  # given for an earlier order: the form asks for this one's
-            return {**_not_found(dispatcher, tracker), **restored}
+            return {**_not_found(dispatcher, tracker, keep_number=True), **restored}
         contact = normalise_contact(value if isinstance(value, str) else None)
         if contact is None:
             if not entity_values(message, "order_id") and intent_of(message) not in ORDER_INTENTS:
@@ -199,7 +239,7 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
                 return {"order_contact": contact, **_proven_by_contact(tracker, number), **restored}
         except SERVICE_ERRORS:
             return {"order_contact": contact, **restored}
-        return {**_not_found(dispatcher, tracker), **restored}
+        return {**_not_found(dispatcher, tracker, keep_number=True), **restored}
 
 
 class ActionAskOrderNumber(Action):
@@ -209,6 +249,8 @@ class ActionAskOrderNumber(Action):
         return "action_ask_order_number"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if _asked_again_this_turn(tracker):
+            return []
         try:
             desk = order_desk()
             customer = signed_in_customer(desk, tracker)
@@ -220,6 +262,20 @@ class ActionAskOrderNumber(Action):
             dispatcher.utter_message(response="utter_ask_order_number_signed_in", buttons=buttons)
         else:
             dispatcher.utter_message(response="utter_ask_order_number")
+        return []
+
+
+class ActionAskOrderContact(Action):
+    """After a contact that did not match, the question says which order it is for and that
+    a wrong order number can be sent again too."""
+
+    def name(self) -> Text:
+        return "action_ask_order_contact"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if not _asked_again_this_turn(tracker):
+            refused = _gives_contact(tracker.latest_message)
+            dispatcher.utter_message(response="utter_ask_order_contact_again" if refused else "utter_ask_order_contact")
         return []
 
 

@@ -136,8 +136,9 @@ class Gateway:
     async def resolve(self, ticket_id: int, agent) -> None:
         """Close the ticket and give the conversation back to the bot."""
         ticket = self.tickets.owned(ticket_id, agent)
-        closing = tracker_events.bot_event(fill_response(self.responses, "utter_handoff_resolved", {}))
         try:
+            language = ((await self.rasa.tracker(ticket.sender_id)).get("slots") or {}).get("language")
+            closing = tracker_events.bot_event(fill_response(self.responses, "utter_handoff_resolved", {}, language))
             await self.rasa.append_events(ticket.sender_id, [tracker_events.RESUME, closing, tracker_events.LISTEN])
         except Exception:
             # A vanished conversation or Rasa down must not keep the ticket open forever;

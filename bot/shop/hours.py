@@ -248,20 +248,38 @@ def _instant(wall_clock: datetime, zone: ZoneInfo) -> datetime:
     return wall_clock.replace(tzinfo=zone).astimezone(timezone.utc)
 
 
-def describe_opening(opening: datetime, now: datetime) -> str:
+# describe_opening's words per language ("en" and "id", the marketplace's home language).
+OPENING_WORDS = {
+    "en": {"now": "now", "at": "at", "today": "today", "tomorrow": "tomorrow", "on": "on", "weekdays": WEEKDAYS, "months": MONTHS},
+    "id": {
+        "now": "sekarang", "at": "pukul", "today": "hari ini", "tomorrow": "besok", "on": "hari",
+        "weekdays": ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"),
+        "months": (
+            "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+            "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+        ),
+    },
+}
+
+
+def describe_opening(opening: datetime, now: datetime, language: str | None = None) -> str:
     """When `opening` is, seen from `now`, in the opening's zone: "now", "today at 14:00",
-    "tomorrow at 09:00", "on Monday at 09:00" (within 6 days) or "on 25 December at 09:00"."""
+    "tomorrow at 09:00", "on Monday at 09:00" (within 6 days) or "on 25 December at 09:00";
+    in Indonesian for `language` "id" ("besok pukul 09:00")."""
+    words = OPENING_WORDS.get(language or "en", OPENING_WORDS["en"])
     if _as_utc(opening) <= _as_utc(now):
-        return "now"
+        return words["now"]
     days_ahead = (opening.date() - now.astimezone(opening.tzinfo).date()).days
-    at_time = f"at {opening:%H:%M}"
+    at_time = f"{words['at']} {opening:%H:%M}"
     if days_ahead == 0:
-        return f"today {at_time}"
+        return f"{words['today']} {at_time}"
     if days_ahead == 1:
-        return f"tomorrow {at_time}"
+        return f"{words['tomorrow']} {at_time}"
     if days_ahead <= 6:
-        return f"on {WEEKDAYS[opening.weekday()].capitalize()} {at_time}"
-    return f"on {opening.day} {MONTHS[opening.month - 1]} {at_time}"
+        return f"{words['on']} {words['weekdays'][opening.weekday()].capitalize()} {at_time}"
+    if language == "id":
+        return f"tanggal {opening.day} {words['months'][opening.month - 1]} {at_time}"
+    return f"on {opening.day} {words['months'][opening.month - 1]} {at_time}"
 
 
 def bot_answers(hours: WorkingHours, at: datetime, waited: timedelta = timedelta(0)) -> bool:

@@ -152,7 +152,7 @@ class OrderDesk:
             matched = order is not None and (
                 contact == order.customer.email or _phone_matches(order.customer.phone, contact)
             )
-            keep_since = now - max(self.limits.client_window, self.limits.order_window)
+            keep_since = now - max(self.limits.client_day, self.limits.order_window)
             db.record_verification_attempt(session, shop_id, client, number, matched, now, keep_since)
         if not matched:
             log.warning(
@@ -174,7 +174,7 @@ class OrderDesk:
 
     def _locked(self, session: Session, shop_id: int, client: str, number: Optional[str], now: datetime) -> bool:
         limits = self.limits
-        by_client = db.verification_attempts(session, shop_id, now - limits.client_window, client=client)
+        by_client = db.verification_attempts(session, shop_id, now - limits.client_day, client=client)
         on_order = db.verification_attempts(session, shop_id, now - limits.order_window, order_number=number) if number else []
         return rules.verification_locked(
             [a.created_at for a in by_client if not a.succeeded], [a.created_at for a in on_order if not a.succeeded], now, limits,
@@ -238,6 +238,10 @@ class OrderDesk:
         with self.sessions() as session:
             order = self._load(session, number)
             values = self._base(order)
+            shipment = order.shipment
+            if order.status != CANCELLED and shipment is not None and shipment.problem:
+                # Lost or damaged on the way: that is the order's status, whatever its estimate said.
+                return [Reply(f"utter_tracking_parcel_{shipment.problem}", {**values, "events": self.wording.events(shipment)})]
             if order.status == IN_DELIVERY and "estimated_delivery" not in values:
                 return [Reply("utter_order_status_in_delivery_no_estimate", values)]
             replies = [Reply(f"utter_order_status_{order.status}", values)]
@@ -309,8 +313,9 @@ class OrderDesk:
         with self.sessions() as session:
             order = self._load(session, number)
             values = self._base(order)
-            if order.cancellation is None:
-                return [Reply("utter_cancellation_not_cancelled", values)]
+            if order.cancellation is None and order.after_sales:
+                # "why was it rejected?" about a return: the return's decision is the answer.
+                return self._after_sales_replies(order, values)
             return self._cancellation_replies(order, values)
 
     def _cancel_answer(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
@@ -370,6 +375,11 @@ class OrderDesk:
             return self._after_sales_replies(order, values)
         delivered_at = order.shipment.delivered_at if order.shipment else None
         state, _ = rules.return_eligibility(delivered_at, now, self.settings.return_window_days)
+        if state == rules.ELIGIBLE and last_request is not None:
+            # A declined request may be disputed once: say so before asking again.
+            declined = {**values, "kind_text": self.wording.kind.get(last_request.kind, last_request.kind)}
+            declined["decided_on"] = self.wording.day(last_request.decided_at or last_request.requested_at)
+            return [Reply("utter_return_declined_ask_again", declined), Reply("utter_ask_return_kind", values)]
         if state == rules.ELIGIBLE:
             return [Reply("utter_ask_return_kind", values)]
         if state == rules.NOT_DELIVERED and order.status == CANCELLED:

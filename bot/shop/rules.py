@@ -164,12 +164,16 @@ class VerificationLimits:
     """How many failed order verifications (order number + e-mail or phone) the bot takes.
 
     Per client (an address, or a conversation when no address is known), so that new
-    conversations do not start afresh; and per order from anyone, so that a prober with
-    many addresses still gets few guesses at one order.
+    conversations do not start afresh: a few in an hour (a shopper mistyping, or several
+    shoppers behind one address, are not shut out for a day), and a day's total that keeps
+    anyone from walking through the shop's order numbers; and per order from anyone, so that
+    a prober with many addresses still gets few guesses at one order.
     """
 
-    failures_per_client: int = 5
-    client_window: timedelta = timedelta(hours=24)
+    failures_per_client: int = 8
+    client_window: timedelta = timedelta(hours=1)
+    failures_per_client_per_day: int = 30
+    client_day: timedelta = timedelta(hours=24)
     failures_per_order: int = 10
     order_window: timedelta = timedelta(hours=24)
     base_delay_seconds: float = 1.0
@@ -180,10 +184,17 @@ def verification_locked(
     client_failures: Iterable[datetime], order_failures: Iterable[datetime], now: datetime, limits: VerificationLimits
 ) -> bool:
     """Whether contact checks are refused: the client failed `failures_per_client` times within
-    `client_window`, or the order was failed `failures_per_order` times within `order_window`."""
+    `client_window` or `failures_per_client_per_day` times within `client_day`, or the order was
+    failed `failures_per_order` times within `order_window`."""
+    client_failures = list(client_failures)
     recent_client = sum(now - moment < limits.client_window for moment in client_failures)
+    client_today = sum(now - moment < limits.client_day for moment in client_failures)
     recent_order = sum(now - moment < limits.order_window for moment in order_failures)
-    return recent_client >= limits.failures_per_client or recent_order >= limits.failures_per_order
+    return (
+        recent_client >= limits.failures_per_client
+        or client_today >= limits.failures_per_client_per_day
+        or recent_order >= limits.failures_per_order
+    )
 
 
 def verification_delay(outcomes: Sequence[bool], limits: VerificationLimits) -> float:

@@ -10,7 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import ValidateOrderLookupForm
-from bot.shop import db
+from bot.shop import db, rules
 from bot.rasa.client import clean_text
 from bot.shop.demo import DEMO_IDENTITY_SECRET
 from bot.rasa.gateway import as_plain_text, is_offered_payload
@@ -77,10 +77,10 @@ def desk(demo_context):
     return OrderDesk(demo_context, clock=lambda: clock["now"]), clock
 
 
-def test_five_failures_lock_the_client_out_and_the_right_contact_is_then_refused(desk, caplog):
-    desk, _ = desk
+def test_eight_failures_in_an_hour_lock_the_client_out_and_the_right_contact_is_then_refused(desk, caplog):
+    desk, clock = desk
     caplog.set_level(logging.WARNING, logger="bot.shop.orders")
-    for n in range(4):
+    for n in range(7):
         assert desk.verify_contact("100004", f"guess{n}@example.com", "address:a") is False
     assert desk.verify_contact("100004", "emma@example.com", "address:a") is True  # not locked yet
     assert desk.verify_contact("100001", "guess@example.com", "address:a") is False
@@ -89,9 +89,11 @@ def test_five_failures_lock_the_client_out_and_the_right_contact_is_then_refused
     assert not desk.verification_locked("address:b")  # another client
     assert desk.verify_contact("100001", "emma@example.com", "address:b") is True
     logged = [r.getMessage() for r in caplog.records]
-    assert sum("verification failed: client address:a, order 100004, e-mail given" in m for m in logged) == 4
+    assert sum("verification failed: client address:a, order 100004, e-mail given" in m for m in logged) == 7
     assert any("refused, locked out: client address:a, order 100001" in m for m in logged)
     assert not any("guess" in m or "emma@" in m for m in logged)  # never the contact
+    clock["now"] += timedelta(hours=1, minutes=1)  # an hour on, the client is let in again
+    assert desk.verify_contact("100001", "emma@example.com", "address:a") is True
 
 
 def test_ten_failures_on_one_order_lock_it_for_everyone_for_a_day(desk):
@@ -139,14 +141,16 @@ async def test_the_form_stops_for_a_locked_client_in_any_conversation_but_not_fo
     monkeypatch.setenv("VERIFICATION_DELAY_SECONDS", "0")
     form = ValidateOrderLookupForm()
     at = {CLIENT_ADDRESS: "198.51.100.7"}
-    for n in range(5):
+    tries = rules.VerificationLimits().failures_per_client
+    for n in range(tries):
         dispatcher = CollectingDispatcher()
         result = await form.validate_order_contact(
             f"guess{n}@example.com", dispatcher, form_tracker(f"conversation-{n}", {"order_number": "100004"}, at), {},
         )
         assert result["verified_order"] is None
-        # The last failure locks: no "not found", and the number stays so that the form stops.
-        expected = ([], "100004") if n == 4 else (["utter_order_not_found"], None)
+        # The number stays (the form asks for the contact again); the last failure locks: no
+        # "not found", and the form stops.
+        expected = ([], "100004") if n == tries - 1 else (["utter_order_not_found"], "100004")
         assert ([m["response"] for m in dispatcher.messages], result["order_number"]) == expected
     assert await form.required_slots([], CollectingDispatcher(), form_tracker("brand-new", metadata=at), {}) == []
     assert await form.required_slots([], CollectingDispatcher(), form_tracker("brand-new"), {}) == ["order_number", "order_contact"]

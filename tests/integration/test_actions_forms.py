@@ -149,7 +149,27 @@ async def test_a_wrong_pair_in_one_message_gets_one_not_found_reply():
     result = await form.validate_order_number("100003", dispatcher, tracker(latest, slots, events), {})
     contact = await form.validate_order_contact("emma@example.com", dispatcher, tracker(latest, {**slots, **result}, events), {})
     assert contact["verified_order"] is None and contact["order_contact"] is None
+    assert contact["order_number"] == "100003"  # the form asks for this order's contact again
     assert [m["response"] for m in dispatcher.messages] == ["utter_order_not_found"]
+
+
+@pytest.mark.usefixtures("demo_shop")
+async def test_after_a_wrong_contact_the_right_one_or_another_order_number_can_follow():
+    form = ValidateOrderLookupForm()
+    asked = [*candidate("order_number", "100003")[:2], {"event": "slot", "name": "order_number", "value": "100003"},
+             {"event": "slot", "name": "requested_slot", "value": "order_contact"}]
+    slots = {"order_number": "100003", "requested_slot": "order_contact"}
+    # The e-mail corrected: tried on the same order.
+    latest = message("liam@example.com", email="liam@example.com")
+    events = [*asked, {"event": "user", "text": latest["text"]}, {"event": "slot", "name": "order_contact", "value": "liam@example.com"}]
+    contact = await form.validate_order_contact("liam@example.com", CollectingDispatcher(), tracker(latest, slots, events), {})
+    assert contact["verified_order"] == "100003"
+    # The order number corrected, alone: taken as the order asked about (a phone number is not).
+    for text, number in (("100005", "100005"), ("07700 900123", "100003")):
+        latest = message(text, order_id=text) if number != "100003" else message(text)
+        events = [*asked, {"event": "user", "text": text}, {"event": "slot", "name": "order_number", "value": text}]
+        result = await form.validate_order_number(text, CollectingDispatcher(), tracker(latest, slots, events), {})
+        assert result["order_number"] == number, text
 
 
 @pytest.mark.usefixtures("demo_shop")

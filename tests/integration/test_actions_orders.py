@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import (
-    ActionAnswerOrderQuestion, ActionAskOrderNumber, ActionConfirmCancellation, ActionKeepOrder,
+    ActionAnswerOrderQuestion, ActionAskOrderContact, ActionAskOrderNumber, ActionConfirmCancellation, ActionKeepOrder,
     ActionSubmitAddressChange, ValidateAddressForm, ValidateOrderLookupForm,
 )
 from actions import desk
@@ -93,6 +93,43 @@ async def validate_contact(value, slots):
     return result, [m["response"] for m in dispatcher.messages]
 
 
+@pytest.mark.parametrize(
+    "text, response",
+    [
+        ("i don't remember the order number", "utter_order_number_unknown"),
+        ("I can't find it", "utter_order_number_unknown"),
+        ("lupa nomornya kak", "utter_order_number_unknown"),
+        ("emma@example.com", "utter_order_number_needed_too"),  # kept for when the number comes
+        ("+44 7700 900123", "utter_order_number_needed_too"),
+    ],
+)
+async def test_no_number_gets_help_instead_of_a_bare_refusal(text, response):
+    dispatcher = CollectingDispatcher()
+    result = await ValidateOrderLookupForm().validate_order_number(text, dispatcher, tracker(text=text), {})
+    assert result == {"order_number": None} and [m["response"] for m in dispatcher.messages] == [response]
+
+
+def turn(*bot_replies):
+    """The events of a turn: the shopper's message, then the bot's replies (by response name)."""
+    return [{"event": "user", "text": "x"}, *({"event": "bot", "text": "...", "metadata": {"utter_action": name}} for name in bot_replies)]
+
+
+async def test_the_form_does_not_ask_twice_when_a_reply_already_asked_again():
+    for ask in (ActionAskOrderNumber(), ActionAskOrderContact()):
+        dispatcher = CollectingDispatcher()
+        await ask.run(dispatcher, tracker(events=turn("utter_faq", "utter_invalid_contact")), {})
+        assert dispatcher.messages == []
+        await ask.run(dispatcher, tracker(events=turn("utter_faq")), {})
+        assert len(dispatcher.messages) == 1
+
+
+async def test_after_a_contact_that_did_not_match_the_question_names_the_order():
+    dispatcher = CollectingDispatcher()
+    await ActionAskOrderContact().run(dispatcher, tracker({"order_number": "100003"}, text="emma@example.com", events=turn("utter_order_not_found")), {})
+    await ActionAskOrderContact().run(dispatcher, tracker({"order_number": "100003"}, text="where is 100003", events=turn()), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_order_contact_again", "utter_ask_order_contact"]
+
+
 @pytest.mark.parametrize("bad", ["hello", "12", "DROP TABLE orders;--", "100245' OR '1'='1", "😀😀", "9" * 40, None])
 async def test_malformed_order_numbers_are_refused_politely(bad):
     assert await validate_number(bad) == ({"order_number": None}, ["utter_invalid_order_number"])
@@ -116,7 +153,8 @@ async def test_right_contact_verifies_the_order(contact):
 async def test_wrong_pair_looks_exactly_like_an_unknown_order(number, contact):
     result, responses = await validate_contact(contact, {"order_number": number})
     assert responses == ["utter_order_not_found"]
-    assert result == {"order_number": None, "order_contact": None, "verified_order": None, "verified_by": None}
+    # The number stays: the form asks for the contact again (or takes another order number).
+    assert result == {"order_number": number, "order_contact": None, "verified_order": None, "verified_by": None}
 
 
 async def test_contact_that_is_neither_email_nor_phone():
@@ -125,8 +163,8 @@ async def test_contact_that_is_neither_email_nor_phone():
     )
 
 
-async def test_after_five_failures_the_bot_stops_asking_and_offers_a_human():
-    for _ in range(4):
+async def test_after_eight_failures_the_bot_stops_asking_and_offers_a_human():
+    for _ in range(7):
         assert (await validate_contact("x@example.com", {"order_number": "100004"}))[1] == ["utter_order_not_found"]
     result, responses = await validate_contact("x@example.com", {"order_number": "100004"})
     assert result["order_number"] == "100004" and responses == []  # the number stays: the form stops
@@ -238,6 +276,7 @@ async def test_no_answer_about_the_verified_order_while_another_is_asked_about()
         ("100001", "order_status", ["utter_order_status_ready_to_ship"]),
         ("100004", "order_status", ["utter_order_status_in_delivery"]),
         ("100005", "order_status", ["utter_order_status_delivered"]),
+        ("100014", "order_status", ["utter_tracking_parcel_damaged"]),  # not "on its way"
         ("100007", "order_status", ["utter_order_status_cancelled", "utter_cancellation_reason_by_seller", "utter_refund_paid"]),
         ("100001", "track_shipment", ["utter_tracking_not_shipped"]),
         ("100004", "track_shipment", ["utter_tracking"]),
@@ -252,6 +291,7 @@ async def test_no_answer_about_the_verified_order_while_another_is_asked_about()
         ("100005", "late_delivery", ["utter_late_but_delivered"]),
         ("100008", "late_delivery", ["utter_cancellation_reason_automatic", "utter_refund_pending"]),
         ("100004", "cancellation_reason", ["utter_cancellation_not_cancelled"]),
+        ("100013", "cancellation_reason", ["utter_after_sales_rejected"]),  # "why was it rejected?" about its return
         ("100008", "cancellation_reason", ["utter_cancellation_reason_automatic", "utter_refund_pending"]),
         ("100009", "cancellation_reason", ["utter_cancellation_reason_logistics_obstacle", "utter_refund_paid"]),
         ("100010", "cancellation_reason", ["utter_cancellation_reason_by_buyer", "utter_refund_paid"]),
@@ -356,7 +396,8 @@ async def test_return_request_applies_the_auto_approval_rule(kind, reason, expec
 
 async def test_a_rejected_request_gets_one_second_round_without_the_seller_rule():
     responses, _, events = await answer("100013", "return_request")
-    assert responses == [] and events == [SlotSet("follow_up", "return_form")]
+    # What happened to the first request, then the form asks for the choice again.
+    assert responses == ["utter_return_declined_ask_again"] and events == [SlotSet("follow_up", "return_form")]
     dispatcher = CollectingDispatcher()
     slots = {"verified_order": "100013", "return_kind": "return_and_refund", "return_reason": "damaged"}
     await ActionSubmitReturn().run(dispatcher, tracker(slots), {})

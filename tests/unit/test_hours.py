@@ -202,6 +202,18 @@ def test_describe_opening(opening, now, expected):
     assert describe_opening(opening, now) == expected
 
 
+@pytest.mark.parametrize(
+    "opening, expected",
+    [
+        (berlin(2026, 11, 26, 9, 0), "besok pukul 09:00"),
+        (berlin(2026, 11, 30, 9, 0), "hari Senin pukul 09:00"),
+        (berlin(2026, 12, 25, 9, 0), "tanggal 25 Desember pukul 09:00"),
+    ],
+)
+def test_describe_opening_in_indonesian(opening, expected):
+    assert describe_opening(opening, NOW, "id") == expected
+
+
 OPEN = berlin(2026, 11, 23, 10, 0)
 CLOSED = berlin(2026, 11, 23, 20, 0)
 

@@ -142,12 +142,19 @@ def test_a_ticket_is_due_at_the_earlier_of_its_deadline_and_the_reply_target():
 LIMITS = rules.VerificationLimits()
 
 
-def test_a_client_is_locked_out_after_five_failures_in_24_hours():
-    failures = [T0 + timedelta(hours=h) for h in range(5)]
-    assert rules.verification_locked(failures[:4], [], T0 + timedelta(hours=5), LIMITS) is False
-    assert rules.verification_locked(failures, [], T0 + timedelta(hours=5), LIMITS) is True
-    # 24 hours after the first failure, it no longer counts.
-    assert rules.verification_locked(failures, [], T0 + DAY, LIMITS) is False
+def test_a_client_is_locked_out_after_eight_failures_in_an_hour():
+    failures = [T0 + timedelta(minutes=5 * m) for m in range(8)]
+    assert rules.verification_locked(failures[:7], [], T0 + timedelta(minutes=40), LIMITS) is False
+    assert rules.verification_locked(failures, [], T0 + timedelta(minutes=40), LIMITS) is True
+    # An hour after the first failure, it no longer counts.
+    assert rules.verification_locked(failures, [], T0 + timedelta(minutes=61), LIMITS) is False
+
+
+def test_a_client_is_locked_out_for_the_day_after_thirty_failures_in_24_hours():
+    failures = [T0 + timedelta(minutes=40 * m) for m in range(30)]  # never 8 in one hour
+    assert rules.verification_locked(failures[:29], [], T0 + timedelta(hours=20), LIMITS) is False
+    assert rules.verification_locked(failures, [], T0 + timedelta(hours=20), LIMITS) is True
+    assert rules.verification_locked(failures, [], T0 + DAY + timedelta(minutes=1), LIMITS) is False
 
 
 def test_an_order_is_locked_after_ten_failures_from_anyone():
