@@ -98,6 +98,13 @@ def _gives_contact(message: Dict[Text, Any]) -> bool:
     return bool(entity_values(message, "email") or entity_values(message, "phone") or normalise_contact(message.get("text")))
 
 
+def _signed_in(tracker: Tracker) -> bool:
+    try:
+        return signed_in_customer(order_desk(), tracker) is not None
+    except SERVICE_ERRORS:
+        return False
+
+
 def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
     """The order question the model ranks highest for the message; else the order's status."""
     for ranked in message.get("intent_ranking") or []:
@@ -173,7 +180,7 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
             return {"order_number": previous}
         number = normalise_order_number(value if isinstance(value, str) else None)
         if number is None:
-            if _gives_contact(message):  # kept in `order_contact`: checked once the number comes
+            if _gives_contact(message) and not _signed_in(tracker):  # kept in `order_contact`: checked once the number comes
                 dispatcher.utter_message(response="utter_order_number_needed_too")
             elif NUMBER_UNKNOWN.search(text):
                 dispatcher.utter_message(response="utter_order_number_unknown")

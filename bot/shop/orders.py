@@ -10,7 +10,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple
 
 from sqlalchemy.orm import Session
 
@@ -20,8 +20,8 @@ from bot.shop.db import AddressChangeRequest, AfterSalesEvent, AfterSalesRequest
 from bot.shop.context import ShopContext
 from bot.shop.vocabulary import (
     APPROVED, BUYER, BY_BUYER, CANCEL_INSTANTLY, CANCELLED, DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, KIND_TEXT,
-    KIND_TEXT_ID, NO_REFUND_NEEDED, PENDING_PAYMENT, PLATFORM_APPROVED, READY_TO_SHIP, REASON_TEXT, REASON_TEXT_ID,
-    REFUND_PAID, REFUND_PENDING, REFUNDED, REQUESTED, SELF_SHIPPING, STATUS_TEXT, STATUS_TEXT_ID,
+    KIND_TEXT_ID, NO_REFUND_NEEDED, PENDING_PAYMENT, PHRASE_PATTERNS_ID, PHRASES_ID, PLATFORM_APPROVED, READY_TO_SHIP,
+    REASON_TEXT, REASON_TEXT_ID, REFUND_PAID, REFUND_PENDING, REFUNDED, REQUESTED, SELF_SHIPPING, STATUS_TEXT, STATUS_TEXT_ID,
 )
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,17 @@ class Wording:
     status: Dict[str, str]
     kind: Dict[str, str]
     reason: Dict[str, str]
+    phrases: Dict[str, str] = field(default_factory=dict)
+    phrase_patterns: Tuple[Tuple[Pattern, str], ...] = ()
+
+    def phrase(self, text: str) -> str:
+        """A carrier's, the marketplace's or the seller's words, in this language when known."""
+        if text in self.phrases:
+            return self.phrases[text]
+        for pattern, replacement in self.phrase_patterns:
+            if pattern.fullmatch(text):
+                return pattern.sub(replacement, text)
+        return text
 
     def day(self, moment) -> str:
         return f"{self.days[moment.weekday()]} {moment.day} {self.months[moment.month - 1]}"
@@ -85,7 +96,7 @@ class Wording:
     def events(self, shipment) -> str:
         """The shipment's latest three scans (the carrier's own words)."""
         return "\n".join(
-            f"• {self.when(event.occurred_at)}: {event.description} ({event.location})" for event in shipment.events[-3:]
+            f"• {self.when(event.occurred_at)}: {self.phrase(event.description)} ({event.location})" for event in shipment.events[-3:]
         ) or f"• {self.no_scan_yet}"
 
 
@@ -99,6 +110,7 @@ WORDINGS = {
         days=("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min"),
         months=("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
         at="pukul", no_scan_yet="belum ada pemindaian", status=STATUS_TEXT_ID, kind=KIND_TEXT_ID, reason=REASON_TEXT_ID,
+        phrases=PHRASES_ID, phrase_patterns=PHRASE_PATTERNS_ID,
     ),
 }
 
@@ -238,16 +250,23 @@ class OrderDesk:
         with self.sessions() as session:
             order = self._load(session, number)
             values = self._base(order)
-            shipment = order.shipment
-            if order.status != CANCELLED and shipment is not None and shipment.problem:
-                # Lost or damaged on the way: that is the order's status, whatever its estimate said.
-                return [Reply(f"utter_tracking_parcel_{shipment.problem}", {**values, "events": self.wording.events(shipment)})]
+            problem = self._parcel_problem(order, values)
+            if problem:
+                return problem
             if order.status == IN_DELIVERY and "estimated_delivery" not in values:
                 return [Reply("utter_order_status_in_delivery_no_estimate", values)]
             replies = [Reply(f"utter_order_status_{order.status}", values)]
             if order.status == CANCELLED:
                 replies += self._cancellation_replies(order, values)
             return replies
+
+    def _parcel_problem(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
+        """A parcel lost or damaged on the way of an order not cancelled yet: whatever the
+        shopper asked (its status, a return, a cancellation), that is the answer."""
+        shipment = order.shipment
+        if order.status == CANCELLED or shipment is None or not shipment.problem:
+            return []
+        return [Reply(f"utter_tracking_parcel_{shipment.problem}", {**values, "events": self.wording.events(shipment)})]
 
     def tracking(self, number: str) -> List[Reply]:
         with self.sessions() as session:
@@ -275,8 +294,9 @@ class OrderDesk:
                 return self._cancellation_replies(order, values)
             if order.status == DELIVERED:
                 return [Reply("utter_late_but_delivered", values)]
-            if shipment is not None and shipment.problem:
-                return [Reply(f"utter_tracking_parcel_{shipment.problem}", {**values, "events": self.wording.events(shipment)})]
+            problem = self._parcel_problem(order, values)
+            if problem:
+                return problem
             if order.status == IN_DELIVERY:
                 if not shipment.estimated_delivery:
                     return [Reply("utter_late_in_transit_no_estimate", values)]
@@ -296,7 +316,7 @@ class OrderDesk:
         cancellation = order.cancellation
         if cancellation is None:
             return [Reply("utter_cancellation_not_cancelled", values)]
-        values = {**values, "reason": cancellation.reason, "requested_on": self.wording.day(cancellation.requested_at)}
+        values = {**values, "reason": self.wording.phrase(cancellation.reason), "requested_on": self.wording.day(cancellation.requested_at)}
         if cancellation.cancelled_at is None:
             return [Reply("utter_cancellation_request_pending", values)]
         values["cancelled_on"] = self.wording.day(cancellation.cancelled_at)
@@ -322,6 +342,9 @@ class OrderDesk:
         """`utter_ask_confirm_cancel` when the buyer may cancel; else why not."""
         if order.cancellation is not None:
             return self._cancellation_replies(order, values)
+        problem = self._parcel_problem(order, values)
+        if problem:
+            return problem
         if rules.buyer_may_cancel(order.status):
             return [Reply("utter_ask_confirm_cancel", values)]
         return [Reply(f"utter_cannot_cancel_{order.status}", values)]
@@ -384,6 +407,9 @@ class OrderDesk:
             return [Reply("utter_ask_return_kind", values)]
         if state == rules.NOT_DELIVERED and order.status == CANCELLED:
             return self._cancellation_replies(order, values)
+        problem = self._parcel_problem(order, values) if state == rules.NOT_DELIVERED else []
+        if problem:
+            return problem
         return [Reply(f"utter_return_{state}", values)]
 
     def return_check(self, number: str) -> List[Reply]:

@@ -106,6 +106,36 @@ BUYER = "buyer"
 DECIDED_BY_SELLER, DECIDED_BY_SELLER_RULE, DECIDED_BY_PLATFORM = "seller", "seller_rule", "platform"
 DECIDERS = (DECIDED_BY_SELLER, DECIDED_BY_SELLER_RULE, DECIDED_BY_PLATFORM)
 
+# --- Carriers' and the marketplace's own words ---------------------------------------------
+
+# Scan descriptions and cancellation reasons come as the carrier, the marketplace or the
+# seller wrote them; their standard ones (those of the demo shop among them) in Indonesian.
+# Any other is shown as written.
+PHRASES_ID = {
+    "Arrived at sorting centre": "Tiba di pusat sortir",
+    "Departed sorting centre": "Berangkat dari pusat sortir",
+    "Arrived at local delivery office": "Tiba di kantor pengiriman setempat",
+    "Out for delivery": "Sedang diantar kurir",
+    "Delivered": "Terkirim",
+    "Parcel missing: the carrier has opened an investigation": "Paket hilang: kurir sedang menyelidikinya",
+    "Parcel damaged in transit; the carrier has informed the seller": "Paket rusak dalam perjalanan; kurir sudah memberi tahu penjual",
+    "Parcel lost in transit": "Paket hilang dalam perjalanan",
+    "Parcel damaged in transit": "Paket rusak dalam perjalanan",
+    "Not paid within 24 hours": "Tidak dibayar dalam 24 jam",
+    "Out of stock": "Stok habis",
+    "Item discontinued": "Barang tidak diproduksi lagi",
+    "Pricing error": "Kesalahan harga",
+    "Cannot ship to this address": "Tidak bisa dikirim ke alamat ini",
+    "Changed my mind": "Berubah pikiran",
+    "Ordered by mistake": "Salah pesan",
+    "Found a better price elsewhere": "Menemukan harga lebih murah di tempat lain",
+    "Need a different size": "Butuh ukuran lain",
+    "Delivery takes too long": "Pengiriman terlalu lama",
+    "Requested by the buyer in the shop chat": "Diminta pembeli lewat chat toko",
+}
+# "Not shipped within 12 days" (the shop's deadline): the number varies.
+PHRASE_PATTERNS_ID = ((re.compile(r"Not shipped within (\d+) days"), r"Tidak dikirim dalam \1 hari"),)
+
 # --- Order numbers -------------------------------------------------------------------------
 
 # An order number as stored and looked up: the shop's own ("100245") or an export's

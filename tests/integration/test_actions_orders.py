@@ -109,6 +109,13 @@ async def test_no_number_gets_help_instead_of_a_bare_refusal(text, response):
     assert result == {"order_number": None} and [m["response"] for m in dispatcher.messages] == [response]
 
 
+async def test_a_signed_in_shopper_is_not_told_their_email_was_noted():
+    dispatcher = CollectingDispatcher()
+    signed_in = tracker(text="noah@example.com", metadata=signed("cust-emma"))
+    await ValidateOrderLookupForm().validate_order_number("noah@example.com", dispatcher, signed_in, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_invalid_order_number"]
+
+
 def turn(*bot_replies):
     """The events of a turn: the shopper's message, then the bot's replies (by response name)."""
     return [{"event": "user", "text": "x"}, *({"event": "bot", "text": "...", "metadata": {"utter_action": name}} for name in bot_replies)]
@@ -277,6 +284,8 @@ async def test_no_answer_about_the_verified_order_while_another_is_asked_about()
         ("100004", "order_status", ["utter_order_status_in_delivery"]),
         ("100005", "order_status", ["utter_order_status_delivered"]),
         ("100014", "order_status", ["utter_tracking_parcel_damaged"]),  # not "on its way"
+        ("100014", "return_request", ["utter_tracking_parcel_damaged"]),  # not "not delivered yet"
+        ("100014", "cancel_order", ["utter_tracking_parcel_damaged"]),
         ("100007", "order_status", ["utter_order_status_cancelled", "utter_cancellation_reason_by_seller", "utter_refund_paid"]),
         ("100001", "track_shipment", ["utter_tracking_not_shipped"]),
         ("100004", "track_shipment", ["utter_tracking"]),
@@ -513,3 +522,14 @@ async def test_closed_database_gets_a_clear_reply(monkeypatch):
     dispatcher = CollectingDispatcher()
     await ActionAnswerOrderQuestion().run(dispatcher, tracker({"verified_order": "100004", "order_topic": "order_status"}), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_orders_unavailable"]
+
+
+def test_indonesian_answers_give_the_carriers_and_the_marketplaces_standard_words_in_indonesian():
+    indonesian = desk.order_desk("id")
+    [tracking] = indonesian.answer("track_shipment", "100004")
+    assert "Tiba di pusat sortir" in tracking.values["events"] and "Arrived" not in tracking.values["events"]
+    reasons = {reply.values.get("reason") for number in ("100007", "100008", "100009") for reply in indonesian.answer("cancellation_reason", number)}
+    assert {"Stok habis", "Tidak dikirim dalam 12 hari", "Paket hilang dalam perjalanan"} <= reasons
+    # In English, and for words the table does not know, as written.
+    assert "Arrived at sorting centre" in desk.order_desk().answer("track_shipment", "100004")[0].values["events"]
+    assert indonesian.wording.phrase("Left at the neighbour's") == "Left at the neighbour's"
