@@ -8,10 +8,11 @@ from abc import ABCMeta, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, SessionStarted
+from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import SERVICE_ERRORS, shop_context
+from actions.forms import ORDER_INTENTS
 from actions.handoff import hand_off
 from bot.rasa import events as tracker_events
 from bot.shop import db
@@ -114,6 +115,9 @@ class ActionAnswerFaq(FaqAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        topic = order_question_in_context(tracker)
+        if topic:
+            return [SlotSet("order_topic", topic), FollowupAction("order_lookup_form")]
         faq = selected_faq(tracker, self.store)
         if faq is None:
             return say_not_sure(dispatcher, tracker, domain, self.store)
@@ -121,6 +125,28 @@ class ActionAnswerFaq(FaqAction):
         dispatcher.utter_message(text=faq.answer_in(tracker.get_slot("language")), buttons=buttons)
         offer_other_questions(dispatcher, tracker.latest_message)
         return []
+
+
+# How likely an order reading of a FAQ-like message must be to win right after an order answer.
+ORDER_READING_IN_CONTEXT = 0.15
+
+
+def order_question_in_context(tracker: Tracker) -> Optional[Text]:
+    """The order question a message the model reads as a FAQ asks, right after an answer about
+    an order ("can I get a refund for that one?", "bisa dibatalkan aja?"): the best-ranked order
+    intent, when it is likely enough; else None. A tapped FAQ button or a pending question
+    (a yes or no, a form) keeps the FAQ reading."""
+    message = tracker.latest_message
+    if tracker.get_slot("follow_up") or not tracker.get_slot("verified_order"):
+        return None
+    if any(entity.get("entity") in ("faq_id", "order_id") for entity in message.get("entities") or []):
+        return None
+    if tracker_events.last_action_before_message(tracker.events) != "action_answer_order_question":
+        return None
+    for ranked in message.get("intent_ranking") or []:
+        if ranked.get("name") in ORDER_INTENTS:
+            return ranked["name"] if (ranked.get("confidence") or 0) >= ORDER_READING_IN_CONTEXT else None
+    return None
 
 
 def already_welcomed(tracker: Tracker) -> bool:

@@ -8,7 +8,7 @@ unknown order; failed tries count per client and per order in the database (bot/
 `verification_locked`), so after too many the bot stops asking and offers a human.
 """
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -22,7 +22,7 @@ from actions.desk import (
 )
 from actions.faq import offer_other_questions
 from actions.forms import INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of
-from bot.shop.orders import normalise_contact
+from bot.shop.orders import OrderDesk, Reply, normalise_contact
 from bot.shop.vocabulary import normalise_order_number
 
 
@@ -54,14 +54,6 @@ def _previous_value(tracker: Tracker, slot: str) -> Any:
         if tracker_events.is_slot(event, slot):
             value = event.get("value")
     return value
-
-
-def _previous_action(tracker: Tracker) -> Optional[str]:
-    """The last action the bot ran before the latest user message."""
-    for event in reversed(_before_latest_message(tracker)):
-        if tracker_events.is_action(event) and not tracker_events.is_action(event, "action_listen"):
-            return event.get("name")
-    return None
 
 
 def _proven_by_contact(tracker: Tracker, number: str) -> Dict[Text, Any]:
@@ -178,6 +170,9 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
             # another order is named as such ("and what about order 100001?"), or sent alone
             # (the shopper correcting a mistyped number).
             return {"order_number": previous}
+        named = entity_values(message, "order_id")
+        if len(named) > 1 and value in named:
+            value = named[0]  # several orders in one message: the first one first (the answer action adds the others)
         number = normalise_order_number(value if isinstance(value, str) else None)
         if number is None:
             if _gives_contact(message) and not _signed_in(tracker):  # kept in `order_contact`: checked once the number comes
@@ -307,16 +302,53 @@ class ActionAnswerOrderQuestion(Action):
                 dispatcher.utter_message(response="utter_verification_locked")
                 return [SlotSet("follow_up", None), SlotSet("verified_order", None)]
             replies = desk.answer(topic, number)
+            follow_up = FOLLOW_UPS.get(replies[-1].response)
+            if follow_up is None and tracker.get_slot("follow_up") == "confirm_cancel" and topic != "cancel_order":
+                # A question about the order while its cancellation waits for a yes or no: the
+                # answer, then the cancellation question again.
+                replies += desk.cancel_check(number)
+                follow_up = FOLLOW_UPS.get(replies[-1].response)
+            events: List[EventType] = []
+            unproven: List[str] = []
+            if follow_up is None:
+                replies, events, unproven = _answer_other_orders(desk, tracker, topic, number, replies)
         except SERVICE_ERRORS:
             dispatcher.utter_message(response="utter_orders_unavailable")
             return [SlotSet("follow_up", None)]
-        follow_up = FOLLOW_UPS.get(replies[-1].response)
         if follow_up in ("address_form", "return_form"):
             replies = replies[:-1]  # the form asks its first question itself
         say(dispatcher, replies)
+        if unproven:
+            buttons = [{"title": f"#{other}", "payload": other} for other in unproven]
+            dispatcher.utter_message(response="utter_ask_about_other_orders", buttons=buttons)
         if follow_up is None:  # not while the bot waits for a yes or no, an address or a choice
             offer_other_questions(dispatcher, _topic_message(tracker))
-        return [SlotSet("follow_up", follow_up)]
+        return [*events, SlotSet("follow_up", follow_up)]
+
+
+def _answer_other_orders(
+    desk: OrderDesk, tracker: Tracker, topic: Text, number: Text, replies: List[Reply],
+) -> Tuple[List[Reply], List[EventType], List[str]]:
+    """A question about several orders ("where are 100004 and 100005?"): after the verified
+    one's answer, the answer for each other order the shopper may see (signed in as its
+    customer, or the same customer as the order they proved); the others, to ask about one by
+    one (each needs its own proof). The replies, the slot events, the orders not answered."""
+    asked = [normalise_order_number(str(value)) for value in entity_values(_topic_message(tracker), "order_id")]
+    others = [other for other in dict.fromkeys(asked) if other and other != number]
+    customer = signed_in_customer(desk, tracker) if tracker.get_slot("verified_by") != "contact" else None
+    proven = list(tracker.get_slot("orders_proven") or [])
+    unproven = []
+    for other in others:
+        visible = desk.verify_customer(other, customer) if customer else desk.same_customer(other, number)
+        answer = desk.answer(topic, other) if visible else []
+        if not answer or FOLLOW_UPS.get(answer[-1].response):
+            unproven.append(other)  # (an answer that asks something back is one order at a time)
+            continue
+        replies = [*replies, *answer]
+        if not customer and other not in proven:
+            proven.append(other)
+    events: List[EventType] = [SlotSet("orders_proven", proven)] if proven != (tracker.get_slot("orders_proven") or []) else []
+    return replies, events, unproven
 
 
 def _topic_message(tracker: Tracker) -> Dict[Text, Any]:
@@ -333,7 +365,7 @@ class ActionConfirmCancellation(Action):
         return "action_confirm_cancellation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if _previous_action(tracker) != "action_answer_order_question":
+        if tracker_events.last_action_before_message(tracker.events) != "action_answer_order_question":
             # The question was not the bot's last word: a late "yes" cancels nothing.
             dispatcher.utter_message(response="utter_how_can_i_help")
             return [SlotSet("follow_up", None)]

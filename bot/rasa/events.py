@@ -34,6 +34,15 @@ def user_intent(event: Event) -> Optional[str]:
     return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
 
 
+def last_action_before_message(events: List[Event]) -> Optional[str]:
+    """The last action the bot ran before the latest user message (action_listen aside)."""
+    users = [i for i, event in enumerate(events) if is_user(event)]
+    for event in reversed(events[: users[-1]] if users else events):
+        if is_action(event) and not is_action(event, "action_listen"):
+            return event.get("name")
+    return None
+
+
 def is_shopper_message(event: Event) -> bool:
     """Something the shopper wrote or tapped (not the chat page's session start)."""
     return is_user(event) and bool(event.get("text")) and event["text"] != SESSION_START_TEXT

@@ -501,4 +501,4 @@ class OrderDesk:
                 return self._after_sales_replies(order, values)
             if order.cancellation is not None:
                 return self._cancellation_replies(order, values)
-            return [Reply("utter_no_after_sales_request", values)]
+            return self._parcel_problem(order, values) or [Reply("utter_no_after_sales_request", values)]

@@ -5,7 +5,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import ActionGreet, welcomed_for_this_message
+from actions.faq import ActionGreet, order_question_in_context, welcomed_for_this_message
 from actions.forms import is_question
 from actions.orders import ValidateAddressForm, ValidateOrderLookupForm, is_address
 from actions.returns import ValidateReturnForm
@@ -256,3 +256,21 @@ async def test_the_greeting_is_not_a_second_welcome(events, greeted):
     dispatcher = CollectingDispatcher()
     await ActionGreet().run(dispatcher, tracker(message("hi", "greet"), events=events), {})
     assert [m["response"] for m in dispatcher.messages] == (["utter_greet"] if greeted else [])
+
+
+def after_an_order_answer(text, ranking, slots=None, entities=()):
+    latest = {"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": list(entities)}
+    events = [{"event": "action", "name": "action_answer_order_question"}, {"event": "action", "name": "action_listen"},
+              {"event": "user", "text": text, "parse_data": latest}]
+    return Tracker("shopper", {"verified_order": "100014", **(slots or {})}, latest, events, False, None, {}, "action_listen")
+
+
+def test_a_faq_reading_right_after_an_order_answer_is_an_order_question_when_likely():
+    ranking = [{"name": "faq", "confidence": 0.78}, {"name": "refund_status", "confidence": 0.21}]
+    assert order_question_in_context(after_an_order_answer("can i get a refund for that one", ranking)) == "refund_status"
+    unlikely = [{"name": "faq", "confidence": 0.97}, {"name": "late_delivery", "confidence": 0.03}]
+    assert order_question_in_context(after_an_order_answer("how long does delivery take", unlikely)) is None
+    # A pending yes or no, a tapped FAQ button, or no order answered just before: the FAQ.
+    assert order_question_in_context(after_an_order_answer("x", ranking, {"follow_up": "confirm_cancel"})) is None
+    assert order_question_in_context(after_an_order_answer("x", ranking, entities=[{"entity": "faq_id", "value": "refund_methods"}])) is None
+    assert order_question_in_context(after_an_order_answer("x", ranking, {"verified_order": None})) is None

@@ -286,6 +286,7 @@ async def test_no_answer_about_the_verified_order_while_another_is_asked_about()
         ("100014", "order_status", ["utter_tracking_parcel_damaged"]),  # not "on its way"
         ("100014", "return_request", ["utter_tracking_parcel_damaged"]),  # not "not delivered yet"
         ("100014", "cancel_order", ["utter_tracking_parcel_damaged"]),
+        ("100014", "refund_status", ["utter_tracking_parcel_damaged"]),  # its refund is what the team sorts out
         ("100007", "order_status", ["utter_order_status_cancelled", "utter_cancellation_reason_by_seller", "utter_refund_paid"]),
         ("100001", "track_shipment", ["utter_tracking_not_shipped"]),
         ("100004", "track_shipment", ["utter_tracking"]),
@@ -533,3 +534,48 @@ def test_indonesian_answers_give_the_carriers_and_the_marketplaces_standard_word
     # In English, and for words the table does not know, as written.
     assert "Arrived at sorting centre" in desk.order_desk().answer("track_shipment", "100004")[0].values["events"]
     assert indonesian.wording.phrase("Left at the neighbour's") == "Left at the neighbour's"
+
+
+def asked(text, intent, *numbers):
+    """The shopper's message that asked the order question, as the tracker keeps it."""
+    entities = [{"entity": "order_id", "value": number} for number in numbers]
+    return [{"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "entities": entities}}]
+
+
+async def test_a_question_about_several_orders_answers_each_the_shopper_may_see():
+    emma = {"verified_order": "100004", "verified_by": "contact", "order_number": "100004", "order_topic": "order_status", "orders_proven": ["100004"]}
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerOrderQuestion().run(
+        dispatcher, tracker(emma, events=asked("where are 100004, 100005 and 100016?", "order_status", "100004", "100005", "100016")), {},
+    )
+    responses = [m["response"] for m in dispatcher.messages]
+    # Emma's own two orders are answered; Noah's 100016 is only offered, to be proven on its own.
+    assert responses == ["utter_order_status_in_delivery", "utter_order_status_delivered", "utter_ask_about_other_orders"]
+    assert [b["payload"] for b in dispatcher.messages[-1]["buttons"]] == ["100016"]
+    assert SlotSet("orders_proven", ["100004", "100005"]) in events
+    assert "100016" not in json.dumps(dispatcher.messages[:2])
+
+
+async def test_a_signed_in_shopper_asking_about_several_orders_sees_only_their_own():
+    slots = {"verified_order": "100004", "verified_by": "cust-emma", "order_number": "100004", "order_topic": "track_shipment"}
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(
+        dispatcher, tracker(slots, metadata=signed("cust-emma"), events=asked("track 100004 and 100016", "track_shipment", "100004", "100016")), {},
+    )
+    assert [m["response"] for m in dispatcher.messages] == ["utter_tracking", "utter_ask_about_other_orders"]
+
+
+async def test_a_question_while_the_cancellation_waits_is_answered_then_the_cancellation_asked_again():
+    slots = {"verified_order": "100001", "verified_by": "contact", "order_number": "100001", "order_topic": "refund_status", "follow_up": "confirm_cancel"}
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_no_after_sales_request", "utter_ask_confirm_cancel"]
+    assert events == [SlotSet("follow_up", "confirm_cancel")]
+
+
+async def test_of_several_orders_in_one_message_the_first_is_looked_up_first():
+    message = {"text": "where are 100004 and 100005", "intent": {"name": "order_status"},
+               "entities": [{"entity": "order_id", "value": "100004"}, {"entity": "order_id", "value": "100005"}]}
+    lookup = Tracker("shopper", {"order_contact": None}, message, [], False, None, {"name": "order_lookup_form"}, "action_listen")
+    result = await ValidateOrderLookupForm().validate_order_number("100005", CollectingDispatcher(), lookup, {})
+    assert result["order_number"] == "100004"
