@@ -303,7 +303,10 @@ class ActionAnswerOrderQuestion(Action):
                 return [SlotSet("follow_up", None), SlotSet("verified_order", None)]
             replies = desk.answer(topic, number)
             follow_up = FOLLOW_UPS.get(replies[-1].response)
-            if follow_up is None and tracker.get_slot("follow_up") == "confirm_cancel" and topic != "cancel_order":
+            if (
+                follow_up is None and tracker.get_slot("follow_up") == "confirm_cancel" and topic != "cancel_order"
+                and _previous_value(tracker, "verified_order") == number
+            ):
                 # A question about the order while its cancellation waits for a yes or no: the
                 # answer, then the cancellation question again.
                 replies += desk.cancel_check(number)
@@ -355,8 +358,13 @@ def _topic_message(tracker: Tracker) -> Dict[Text, Any]:
     """The shopper's message that asked the order question being answered (the look-up form
     may have asked for the number and contact since)."""
     for event in reversed(tracker.events):
-        if tracker_events.is_user(event) and tracker_events.user_intent(event) in ORDER_INTENTS:
-            return event.get("parse_data") or {}
+        if not tracker_events.is_user(event):
+            continue
+        parse = event.get("parse_data") or {}
+        if tracker_events.user_intent(event) in ORDER_INTENTS or (
+            intent_of(parse) in ("faq", "out_of_scope", "nlu_fallback") and entity_values(parse, "order_id")
+        ):
+            return parse  # (the rules read the latter as an order question too: data/rules/orders.yml)
     return {}
 
 

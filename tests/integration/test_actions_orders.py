@@ -545,8 +545,9 @@ def asked(text, intent, *numbers):
 async def test_a_question_about_several_orders_answers_each_the_shopper_may_see():
     emma = {"verified_order": "100004", "verified_by": "contact", "order_number": "100004", "order_topic": "order_status", "orders_proven": ["100004"]}
     dispatcher = CollectingDispatcher()
+    # (a message the model was unsure of, but that names orders, asked it: the rules make it an order question)
     events = await ActionAnswerOrderQuestion().run(
-        dispatcher, tracker(emma, events=asked("where are 100004, 100005 and 100016?", "order_status", "100004", "100005", "100016")), {},
+        dispatcher, tracker(emma, events=asked("where are 100004, 100005 and 100016?", "nlu_fallback", "100004", "100005", "100016")), {},
     )
     responses = [m["response"] for m in dispatcher.messages]
     # Emma's own two orders are answered; Noah's 100016 is only offered, to be proven on its own.
@@ -567,10 +568,16 @@ async def test_a_signed_in_shopper_asking_about_several_orders_sees_only_their_o
 
 async def test_a_question_while_the_cancellation_waits_is_answered_then_the_cancellation_asked_again():
     slots = {"verified_order": "100001", "verified_by": "contact", "order_number": "100001", "order_topic": "refund_status", "follow_up": "confirm_cancel"}
+    asked_about = lambda number: [{"event": "slot", "name": "verified_order", "value": number}, {"event": "user", "text": "..."}]
     dispatcher = CollectingDispatcher()
-    events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots), {})
+    events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, events=asked_about("100001")), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_no_after_sales_request", "utter_ask_confirm_cancel"]
     assert events == [SlotSet("follow_up", "confirm_cancel")]
+    # A question about another order: the shopper moved on, the cancellation is not asked again.
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, events=asked_about("100002")), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_no_after_sales_request"]
+    assert events == [SlotSet("follow_up", None)]
 
 
 async def test_of_several_orders_in_one_message_the_first_is_looked_up_first():
