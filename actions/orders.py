@@ -21,6 +21,7 @@ from actions.desk import (
     verified_order,
 )
 from actions.faq import offer_other_questions
+from actions.returns import stated_reason
 from actions.forms import INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of
 from bot.shop.orders import OrderDesk, Reply, normalise_contact
 from bot.shop.vocabulary import normalise_order_number
@@ -320,6 +321,10 @@ class ActionAnswerOrderQuestion(Action):
             return [SlotSet("follow_up", None)]
         if follow_up in ("address_form", "return_form"):
             replies = replies[:-1]  # the form asks its first question itself
+        if follow_up == "return_form":
+            reason = stated_reason(_topic_message(tracker).get("text"))
+            if reason:
+                events.append(SlotSet("return_reason", reason))  # given already: the form asks only the kind
         say(dispatcher, replies)
         if unproven:
             buttons = [{"title": f"#{other}", "payload": other} for other in unproven]

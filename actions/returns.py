@@ -63,6 +63,26 @@ def choose(text: Any, words: Dict[str, tuple]) -> Optional[str]:
 
 SLOT_WORDS = {"return_kind": KIND_WORDS, "return_reason": REASON_WORDS}
 
+# Words that name a reason only as the answer to "what's the reason?": in the message that
+# asks for the return they may mean something else ("it took too long", "a big order").
+WORDS_ONLY_AS_ANSWER = frozenset({"long", "short", "big", "large", "small", "fit", "mix", "other", "kecil", "besar", "photo", "picture", "quality"})
+STATED_REASON_WORDS = {
+    reason: tuple(key for key in keys if key not in WORDS_ONLY_AS_ANSWER)
+    + {SIZE_FIT: ("too small", "too big", "too large", "doesn't fit", "does not fit", "dont fit", "don't fit")}.get(reason, ())
+    for reason, keys in REASON_WORDS.items()
+    if reason != OTHER_REASON
+}
+
+
+def stated_reason(text: Any) -> Optional[str]:
+    """The reason a shopper gave in the message that asked for the return ("I want to return it,
+    it arrived broken", "mau retur, barangnya ga sesuai"), so that the form does not ask again."""
+    text = re.sub(r"\s+", " ", str(text or "").lower())
+    for reason, keys in STATED_REASON_WORDS.items():
+        if any(key in text for key in keys):
+            return reason
+    return None
+
 
 class ValidateReturnForm(LettingGoFormValidation):
     def name(self) -> Text:

@@ -255,6 +255,10 @@ class OrderDesk:
                 return problem
             if order.status == IN_DELIVERY and "estimated_delivery" not in values:
                 return [Reply("utter_order_status_in_delivery_no_estimate", values)]
+            if order.status == READY_TO_SHIP and order.logistics == SELF_SHIPPING and rules.lateness(
+                order.created_at, None, self.clock(), self.settings.self_shipping_deadline_days, self.settings.at_risk_days
+            ) == rules.LATE:
+                return [Reply("utter_late_not_shipped_late", values)]  # past its deadline: not "it ships by ..."
             replies = [Reply(f"utter_order_status_{order.status}", values)]
             if order.status == CANCELLED:
                 replies += self._cancellation_replies(order, values)

@@ -8,7 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.faq import ActionGreet, order_question_in_context, welcomed_for_this_message
 from actions.forms import is_question
 from actions.orders import ValidateAddressForm, ValidateOrderLookupForm, is_address
-from actions.returns import ValidateReturnForm
+from actions.returns import ValidateReturnForm, stated_reason
 from bot.shop.orders import normalise_contact
 
 def message(text, intent="inform", **entities):
@@ -274,3 +274,18 @@ def test_a_faq_reading_right_after_an_order_answer_is_an_order_question_when_lik
     assert order_question_in_context(after_an_order_answer("x", ranking, {"follow_up": "confirm_cancel"})) is None
     assert order_question_in_context(after_an_order_answer("x", ranking, entities=[{"entity": "faq_id", "value": "refund_methods"}])) is None
     assert order_question_in_context(after_an_order_answer("x", ranking, {"verified_order": None})) is None
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("I want to return it, it arrived broken", "damaged"),
+        ("mau retur kak, barangnya ga sesuai", "not_as_described"),
+        ("i want to return my shoes they dont fit", "size_fit"),
+        ("they sent the wrong colour, can i send it back", "wrong_item"),
+        ("return my order, it took too long", None),  # "long" names a reason only as an answer
+        ("i want to return order 100005", None),
+    ],
+)
+def test_a_reason_given_when_asking_for_the_return_is_kept(text, reason):
+    assert stated_reason(text) == reason

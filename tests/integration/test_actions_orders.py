@@ -284,6 +284,7 @@ async def test_no_answer_about_the_verified_order_while_another_is_asked_about()
         ("100004", "order_status", ["utter_order_status_in_delivery"]),
         ("100005", "order_status", ["utter_order_status_delivered"]),
         ("100014", "order_status", ["utter_tracking_parcel_damaged"]),  # not "on its way"
+        ("100003", "order_status", ["utter_late_not_shipped_late"]),  # past its deadline: not "it ships by ..."
         ("100014", "return_request", ["utter_tracking_parcel_damaged"]),  # not "not delivered yet"
         ("100014", "cancel_order", ["utter_tracking_parcel_damaged"]),
         ("100014", "refund_status", ["utter_tracking_parcel_damaged"]),  # its refund is what the team sorts out
@@ -539,7 +540,7 @@ def test_indonesian_answers_give_the_carriers_and_the_marketplaces_standard_word
 def asked(text, intent, *numbers):
     """The shopper's message that asked the order question, as the tracker keeps it."""
     entities = [{"entity": "order_id", "value": number} for number in numbers]
-    return [{"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "entities": entities}}]
+    return [{"event": "user", "text": text, "parse_data": {"text": text, "intent": {"name": intent}, "entities": entities}}]
 
 
 async def test_a_question_about_several_orders_answers_each_the_shopper_may_see():
@@ -586,3 +587,12 @@ async def test_of_several_orders_in_one_message_the_first_is_looked_up_first():
     lookup = Tracker("shopper", {"order_contact": None}, message, [], False, None, {"name": "order_lookup_form"}, "action_listen")
     result = await ValidateOrderLookupForm().validate_order_number("100005", CollectingDispatcher(), lookup, {})
     assert result["order_number"] == "100004"
+
+
+async def test_a_reason_given_with_the_return_request_is_not_asked_again():
+    slots = {"verified_order": "100005", "verified_by": "contact", "order_number": "100005", "order_topic": "return_request"}
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerOrderQuestion().run(
+        dispatcher, tracker(slots, events=asked("i want to return 100005, it arrived broken", "return_request", "100005")), {},
+    )
+    assert SlotSet("return_reason", "damaged") in events and SlotSet("follow_up", "return_form") in events
