@@ -250,9 +250,9 @@ def _instant(wall_clock: datetime, zone: ZoneInfo) -> datetime:
 
 # describe_opening's words per language ("en" and "id", the marketplace's home language).
 OPENING_WORDS = {
-    "en": {"now": "now", "at": "at", "today": "today", "tomorrow": "tomorrow", "on": "on", "weekdays": WEEKDAYS, "months": MONTHS},
+    "en": {"now": "now", "at": "at", "today": "today", "tomorrow": "tomorrow", "on": "on", "on_date": "on", "weekdays": WEEKDAYS, "months": MONTHS},
     "id": {
-        "now": "sekarang", "at": "pukul", "today": "hari ini", "tomorrow": "besok", "on": "hari",
+        "now": "sekarang", "at": "pukul", "today": "hari ini", "tomorrow": "besok", "on": "hari", "on_date": "tanggal",
         "weekdays": ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"),
         "months": (
             "Januari", "Februari", "Maret", "April", "Mei", "Juni",
@@ -277,9 +277,7 @@ def describe_opening(opening: datetime, now: datetime, language: str | None = No
         return f"{words['tomorrow']} {at_time}"
     if days_ahead <= 6:
         return f"{words['on']} {words['weekdays'][opening.weekday()].capitalize()} {at_time}"
-    if language == "id":
-        return f"tanggal {opening.day} {words['months'][opening.month - 1]} {at_time}"
-    return f"on {opening.day} {words['months'][opening.month - 1]} {at_time}"
+    return f"{words['on_date']} {opening.day} {words['months'][opening.month - 1]} {at_time}"
 
 
 def bot_answers(hours: WorkingHours, at: datetime, waited: timedelta = timedelta(0)) -> bool:
