@@ -21,7 +21,8 @@ from bot.shop.context import ShopContext
 from bot.shop.vocabulary import (
     APPROVED, BUYER, BY_BUYER, CANCEL_INSTANTLY, CANCELLED, DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, KIND_TEXT,
     KIND_TEXT_ID, NO_REFUND_NEEDED, PENDING_PAYMENT, PHRASE_PATTERNS_ID, PHRASES_ID, PLATFORM_APPROVED, READY_TO_SHIP,
-    REASON_TEXT, REASON_TEXT_ID, REFUND_PAID, REFUND_PENDING, REFUNDED, REQUESTED, SELF_SHIPPING, STATUS_TEXT, STATUS_TEXT_ID,
+    REASON_TEXT, REASON_TEXT_ID, REFUND_PAID, REFUND_PENDING, REFUNDED, REQUESTED, RETURN_AND_REFUND, SELF_SHIPPING,
+    STATUS_TEXT, STATUS_TEXT_ID,
 )
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,12 @@ WORDINGS = {
         phrases=PHRASES_ID, phrase_patterns=PHRASE_PATTERNS_ID,
     ),
 }
+
+
+def _for_kind(response: str, kind: str) -> str:
+    """An approval's reply says what happens next, which depends on the kind: a refund only
+    needs no item back, a replacement ships instead of a refund."""
+    return response if kind == RETURN_AND_REFUND else f"{response}_{kind}"
 
 
 def items_text(order: Order) -> str:
@@ -450,7 +457,7 @@ class OrderDesk:
             if rules.seller_auto_approves(self.settings.return_auto_approval, order.total_cents, reason, delivered_at, now):
                 request.status, request.decided_at, request.decided_by = APPROVED, now, DECIDED_BY_SELLER_RULE
                 request.history.append(AfterSalesEvent(occurred_at=now, status=APPROVED, actor=DECIDED_BY_SELLER_RULE))
-                return [Reply("utter_return_auto_approved", values)]
+                return [Reply(_for_kind("utter_return_auto_approved", kind), values)]
             return [Reply("utter_return_requested", values)]
 
     def _after_sales_replies(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
@@ -473,7 +480,8 @@ class OrderDesk:
                     status = PLATFORM_APPROVED  # the marketplace's rule has decided it, whatever our data says
             if request.status == REFUNDED:
                 request_values["refunded_on"] = self.wording.day(request.refunded_at or request.decided_at)
-            replies.append(Reply(f"utter_after_sales_{status}", request_values))
+            response = f"utter_after_sales_{status}"
+            replies.append(Reply(_for_kind(response, request.kind) if status == APPROVED else response, request_values))
         return replies
 
     def _platform_auto_approval_at(self, order: Order, request: AfterSalesRequest) -> datetime:

@@ -386,13 +386,16 @@ def test_the_address_is_recorded_without_the_words_around_it(typed, address):
 
 
 @pytest.mark.parametrize(
-    "kind, reason, expected",
+    "kind, reason, expected, status_then",
     [
-        ("return_and_refund", "damaged", "utter_return_auto_approved"),  # €24.90, damaged, 3 days: the rule applies
-        ("return_and_refund", "changed_mind", "utter_return_requested"),  # reason not in the rule
+        # €24.90, damaged, 3 days: the rule applies; what happens next depends on the kind.
+        ("return_and_refund", "damaged", "utter_return_auto_approved", "utter_after_sales_approved"),
+        ("refund_only", "damaged", "utter_return_auto_approved_refund_only", "utter_after_sales_approved_refund_only"),
+        ("replacement", "damaged", "utter_return_auto_approved_replacement", "utter_after_sales_approved_replacement"),
+        ("return_and_refund", "changed_mind", "utter_return_requested", "utter_after_sales_requested"),  # reason not in the rule
     ],
 )
-async def test_return_request_applies_the_auto_approval_rule(kind, reason, expected):
+async def test_return_request_applies_the_auto_approval_rule(kind, reason, expected, status_then):
     responses, _, events = await answer("100005", "return_request")
     assert responses == [] and events == [SlotSet("follow_up", "return_form")]
     dispatcher = CollectingDispatcher()
@@ -402,7 +405,7 @@ async def test_return_request_applies_the_auto_approval_rule(kind, reason, expec
     assert [m["response"] for m in dispatcher.messages] == [expected]
     assert events == [SlotSet("return_kind", None), SlotSet("return_reason", None), SlotSet("follow_up", None)]
     responses, _, _ = await answer("100005", "refund_status")
-    assert responses == ["utter_after_sales_approved" if expected == "utter_return_auto_approved" else "utter_after_sales_requested"]
+    assert responses == [status_then]
 
 
 async def test_a_rejected_request_gets_one_second_round_without_the_seller_rule():
