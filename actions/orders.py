@@ -8,7 +8,7 @@ unknown order; failed tries count per client and per order in the database (bot/
 `verification_locked`), so after too many the bot stops asking and offers a human.
 """
 import re
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
