@@ -22,7 +22,7 @@ from actions.desk import (
 )
 from actions.faq import offer_other_questions
 from actions.returns import stated_reason
-from actions.forms import INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of
+from actions.forms import INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of, is_question
 from bot.shop.orders import OrderDesk, Reply, normalise_contact
 from bot.shop.vocabulary import normalise_order_number
 
@@ -322,7 +322,8 @@ class ActionAnswerOrderQuestion(Action):
         if follow_up in ("address_form", "return_form"):
             replies = replies[:-1]  # the form asks its first question itself
         if follow_up == "return_form":
-            reason = stated_reason(_topic_message(tracker).get("text"))
+            asked = _topic_message(tracker).get("text")
+            reason = None if is_question(asked) else stated_reason(asked)  # "can I return it if it's too small?" states none
             if reason:
                 events.append(SlotSet("return_reason", reason))  # given already: the form asks only the kind
         say(dispatcher, replies)

@@ -121,7 +121,7 @@ def test_addresses_in_european_uk_and_us_formats_are_accepted(web):
 @pytest.mark.parametrize("number, phone", [("100003", "+44 7700 900456"), ("100006", "0044 7700 900456")])
 def test_phone_numbers_in_international_format_verify_the_order(web, number, phone):
     assert ASK_CONTACT in texts(web.chat(f"phone-{number}", f"what's the status of order {number}?"))
-    assert f"Order {number}" in texts(web.chat(f"phone-{number}", phone))
+    assert f"order {number}" in texts(web.chat(f"phone-{number}", phone)).lower()  # (100003 is late: "I'm sorry: order ...")
 
 
 # --- one opening message --------------------------------------------------------------------

@@ -599,3 +599,8 @@ async def test_a_reason_given_with_the_return_request_is_not_asked_again():
         dispatcher, tracker(slots, events=asked("i want to return 100005, it arrived broken", "return_request", "100005")), {},
     )
     assert SlotSet("return_reason", "damaged") in events and SlotSet("follow_up", "return_form") in events
+    # A question names no reason ("can I return it if it's the wrong size?"): the form asks.
+    events = await ActionAnswerOrderQuestion().run(
+        CollectingDispatcher(), tracker(slots, events=asked("can I return 100005 if it's the wrong size?", "return_request", "100005")), {},
+    )
+    assert events == [SlotSet("follow_up", "return_form")]
