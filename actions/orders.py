@@ -43,15 +43,10 @@ def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker, keep_number: 
     return cleared
 
 
-def _before_latest_message(tracker: Tracker) -> List[Dict[Text, Any]]:
-    users = [i for i, event in enumerate(tracker.events) if tracker_events.is_user(event)]
-    return tracker.events[: users[-1]] if users else list(tracker.events)
-
-
 def _previous_value(tracker: Tracker, slot: str) -> Any:
     """The slot's value before the latest user message."""
     value = None
-    for event in _before_latest_message(tracker):
+    for event in tracker_events.split_at_latest_message(tracker.events)[0]:
         if tracker_events.is_slot(event, slot):
             value = event.get("value")
     return value
@@ -79,9 +74,7 @@ NUMBER_UNKNOWN = re.compile(
 
 def _asked_again_this_turn(tracker: Tracker) -> bool:
     """Whether a reply since the shopper's latest message already asks for the slot again."""
-    events = tracker.events
-    users = [i for i, event in enumerate(events) if tracker_events.is_user(event)]
-    since = events[users[-1] + 1:] if users else events
+    since = tracker_events.split_at_latest_message(tracker.events)[1]
     return any(
         tracker_events.is_bot(event) and (event.get("metadata") or {}).get("utter_action") in ASKING_AGAIN for event in since
     )

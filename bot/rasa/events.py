@@ -1,6 +1,6 @@
 """Rasa's tracker events as its HTTP API and the action server hand them over (plain dicts):
 the one place that knows their shape."""
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 Event = Mapping[str, Any]
 
@@ -34,10 +34,18 @@ def user_intent(event: Event) -> Optional[str]:
     return ((event.get("parse_data") or {}).get("intent") or {}).get("name")
 
 
+def split_at_latest_message(events: List[Event]) -> Tuple[List[Event], List[Event]]:
+    """The events before the latest user message, and those after it (all before, none
+    after, when there is none)."""
+    users = [i for i, event in enumerate(events) if is_user(event)]
+    if not users:
+        return list(events), []
+    return events[: users[-1]], events[users[-1] + 1 :]
+
+
 def last_action_before_message(events: List[Event]) -> Optional[str]:
     """The last action the bot ran before the latest user message (action_listen aside)."""
-    users = [i for i, event in enumerate(events) if is_user(event)]
-    for event in reversed(events[: users[-1]] if users else events):
+    for event in reversed(split_at_latest_message(events)[0]):
         if is_action(event) and not is_action(event, "action_listen"):
             return event.get("name")
     return None
