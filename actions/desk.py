@@ -2,7 +2,7 @@
 import asyncio
 import logging
 import time
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -50,10 +50,28 @@ def order_desk(language: Optional[str] = None) -> OrderDesk:
 
 def signed_in_customer(desk: OrderDesk, tracker: Tracker) -> Optional[str]:
     """The storefront customer id, if the latest message carries a valid signed identity."""
-    metadata = tracker.latest_message.get("metadata")
+    return customer_of_message(desk, tracker.latest_message)
+
+
+def customer_of_message(desk: OrderDesk, message: Dict[Text, Any]) -> Optional[str]:
+    """The storefront customer id, if the message carries a valid signed identity."""
+    metadata = message.get("metadata")
     if not metadata:
         return None
     return verified_customer_id(desk.identity_secret(), metadata, time.time())
+
+
+def orders_with_named_item(message: Dict[Text, Any]) -> List[Tuple[str, str]]:
+    """A signed-in shopper's orders with an item the message names ("the hoodie one") instead
+    of an order number: (number, label)."""
+    if any(entity.get("entity") == "order_id" for entity in message.get("entities") or []):
+        return []
+    try:
+        desk = order_desk()
+        customer = customer_of_message(desk, message)
+        return desk.orders_with_item(customer, message.get("text") or "") if customer else []
+    except SERVICE_ERRORS:
+        return []
 
 
 def client_of_message(tracker: Tracker) -> str:

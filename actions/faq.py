@@ -11,7 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk import SERVICE_ERRORS, shop_context
+from actions.desk import SERVICE_ERRORS, orders_with_named_item, shop_context
 from actions.forms import ORDER_INTENTS
 from actions.handoff import hand_off
 from bot.rasa import events as tracker_events
@@ -20,6 +20,8 @@ from bot.config import Config
 from bot.faq.store import Faq, FaqStore
 from bot.shop.tickets import REPEATED_FALLBACK
 from bot.rasa.recommendations import RECOMMENDATIONS, faq_ranking
+from bot.rasa.responses import fill_response
+from bot.language import INDONESIAN, SHOPPER_LANGUAGE
 from bot.shop.settings import HandoffRules, SettingsError
 
 log = logging.getLogger(__name__)
@@ -39,9 +41,10 @@ class FaqAction(Action, metaclass=ABCMeta):
         ...
 
 
-def faq_button(faq: Faq) -> Dict[str, str]:
-    """A button that answers this FAQ when tapped (the `faq_id` entity picks it, no NLU involved)."""
-    return {"title": faq.question, "payload": f'/faq{{"faq_id": "{faq.id}"}}'}
+def faq_button(faq: Faq, language: Optional[str] = None) -> Dict[str, str]:
+    """A button that answers this FAQ when tapped (the `faq_id` entity picks it, no NLU involved),
+    titled in the shopper's language."""
+    return {"title": faq.question_in(language), "payload": f'/faq{{"faq_id": "{faq.id}"}}'}
 
 
 def offer_other_questions(dispatcher: CollectingDispatcher, message: Dict[Text, Any]) -> None:
@@ -96,8 +99,9 @@ def say_not_sure(
     if not_sure_streak(tracker.events) + 1 >= fallbacks_in_a_row:
         return hand_off(dispatcher, tracker, REPEATED_FALLBACK)
     closest = [faq for faq, _ in faq_ranking(tracker.latest_message, store)][:RECOMMENDATIONS]
-    human = {"title": domain["responses"]["utter_button_talk_to_human"][0]["text"], "payload": "/talk_to_human"}
-    dispatcher.utter_message(response="utter_not_sure", buttons=[*map(faq_button, closest), human])
+    language = tracker.get_slot("language")
+    human = {"title": fill_response(domain["responses"], "utter_button_talk_to_human", {}, language), "payload": "/talk_to_human"}
+    dispatcher.utter_message(response="utter_not_sure", buttons=[*(faq_button(faq, language) for faq in closest), human])
     try:
         shop = shop_context()
         shop_id, text = shop.shop_id, tracker.latest_message.get("text") or ""
@@ -129,13 +133,16 @@ class ActionAnswerFaq(FaqAction):
 
 # How likely an order reading of a FAQ-like message must be to win right after an order answer.
 ORDER_READING_IN_CONTEXT = 0.15
+# A follow-up of at most this many words that names an item ("and the lamp?") is about its order.
+SHORT_FOLLOW_UP_WORDS = 4
 
 
 def order_question_in_context(tracker: Tracker) -> Optional[Text]:
-    """The order question a message the model reads as a FAQ asks, right after an answer about
-    an order ("can I get a refund for that one?", "bisa dibatalkan aja?"): the best-ranked order
-    intent, when it is likely enough; else None. A tapped FAQ button or a pending question
-    (a yes or no, a form) keeps the FAQ reading."""
+    """The order question a message the model reads as a FAQ (or is unsure of) asks, right after
+    an answer about an order ("can I get a refund for that one?", "bisa dibatalkan aja?"): the
+    best-ranked order intent, when it is likely enough; a signed-in shopper's "and the
+    trainers?" asks the same question about their order with that item. Else None. A tapped
+    FAQ button or a pending question (a yes or no, a form) keeps the FAQ reading."""
     message = tracker.latest_message
     if tracker.get_slot("follow_up") or not tracker.get_slot("verified_order"):
         return None
@@ -145,7 +152,13 @@ def order_question_in_context(tracker: Tracker) -> Optional[Text]:
         return None
     for ranked in message.get("intent_ranking") or []:
         if ranked.get("name") in ORDER_INTENTS:
-            return ranked["name"] if (ranked.get("confidence") or 0) >= ORDER_READING_IN_CONTEXT else None
+            if (ranked.get("confidence") or 0) >= ORDER_READING_IN_CONTEXT:
+                return ranked["name"]
+            break
+    # "and the trainers?" (not "does the hoodie have a warranty?", a FAQ about it)
+    unsure = (message.get("intent") or {}).get("name") == "nlu_fallback"
+    if (unsure or len((message.get("text") or "").split()) <= SHORT_FOLLOW_UP_WORDS) and orders_with_named_item(message):
+        return tracker.get_slot("order_topic") or "order_status"
     return None
 
 
@@ -174,15 +187,21 @@ class ActionSessionStart(FaqAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        # The language the shopper reads, as the web service saw the first message (Rasa reads
+        # its words only after this action): the welcome, and the replies, are in it.
+        # (A chat page's "/session_start" starts a second session whose metadata says nothing:
+        # the language found for the first stays.)
+        language = (tracker.get_slot("session_started_metadata") or {}).get(SHOPPER_LANGUAGE) or tracker.get_slot("language")
         try:
-            welcome = shop_context().settings.chat_welcome
+            settings = shop_context().settings
+            welcome = (settings.chat_welcome_id if language == INDONESIAN else "") or settings.chat_welcome
         except SettingsError:  # no valid shop.yml ever loaded: the generic greeting
             log.exception("shop.yml is invalid; welcoming with the default text")
             welcome = None
-        events = [SessionStarted(), ActionExecuted("action_listen")]
+        events = [SessionStarted(), *([SlotSet("language", language)] if language else []), ActionExecuted("action_listen")]
         if already_welcomed(tracker):
             return events
-        buttons = [faq_button(faq) for faq in self.store.all() if faq.enabled and faq.welcome]
+        buttons = [faq_button(faq, language) for faq in self.store.all() if faq.enabled and faq.welcome]
         if welcome:
             dispatcher.utter_message(text=welcome, buttons=buttons)
         else:
@@ -222,6 +241,27 @@ class ActionGreet(Action):
         return []
 
 
+# After these, a plain "no" means the shopper's question is still open, not "nothing else".
+STILL_UNANSWERED = frozenset({"utter_not_sure", "utter_default"})
+
+
+class ActionPlainNo(Action):
+    """A "no" with nothing pending: mostly "no, nothing else" (a friendly close), but after
+    "is it one of these?" the shopper still has a question."""
+
+    def name(self) -> Text:
+        return "action_plain_no"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        before, _ = tracker_events.split_at_latest_message(tracker.events)
+        said = [event for event in before if tracker_events.is_bot(event)]
+        last = (said[-1].get("metadata") or {}).get("utter_action") if said else None
+        dispatcher.utter_message(response="utter_how_can_i_help" if last in STILL_UNANSWERED else "utter_nothing_else")
+        return []
+
+
 class ActionNotSure(FaqAction):
     """The NLU is below its confidence threshold (the `nlu_fallback` intent)."""
 
@@ -231,4 +271,7 @@ class ActionNotSure(FaqAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        topic = order_question_in_context(tracker)
+        if topic:
+            return [SlotSet("order_topic", topic), FollowupAction("order_lookup_form")]
         return say_not_sure(dispatcher, tracker, domain, self.store)

@@ -6,7 +6,7 @@ import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused
+from rasa_sdk.events import ConversationPaused, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import SERVICE_ERRORS, order_desk, shop_context
@@ -50,4 +50,20 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         topic = next(tracker.get_latest_entity_values("handoff_topic"), None)
+        if topic is None and not asks_for_a_person_surely(tracker.latest_message):
+            # Once handed over the bot says nothing more, so an unsure reading ("mau tanya jam
+            # operasional cs" is about the hours) gets the closest FAQs and a person's button.
+            return [FollowupAction("action_not_sure")]
         return hand_off(dispatcher, tracker, f"{SENSITIVE_PREFIX}{topic}" if topic else ASKED_FOR_HUMAN)
+
+
+# Below this confidence, a message read as a request for a person is not handed over at once.
+SURE_REQUEST_FOR_A_PERSON = 0.6
+
+
+def asks_for_a_person_surely(message: Dict[Text, Any]) -> bool:
+    """Whether the message surely asks for a person: a tapped button ("/talk_to_human"), or
+    words the model reads so with confidence."""
+    if (message.get("text") or "").startswith("/"):
+        return True
+    return (message.get("intent") or {}).get("confidence", 1.0) >= SURE_REQUEST_FOR_A_PERSON

@@ -8,7 +8,7 @@ unknown order; failed tries count per client and per order in the database (bot/
 `verification_locked`), so after too many the bot stops asking and offers a human.
 """
 import re
-from typing import Any, Dict, List, Text, Tuple
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -17,8 +17,8 @@ from rasa_sdk.types import DomainDict
 
 from bot.rasa import events as tracker_events
 from actions.desk import (
-    SERVICE_ERRORS, act_on_verified_order, contact_matches, order_desk, say, signed_in_customer, verification_locked,
-    verified_order,
+    SERVICE_ERRORS, act_on_verified_order, contact_matches, order_desk, orders_with_named_item, say, signed_in_customer,
+    verification_locked, verified_order,
 )
 from actions.faq import offer_other_questions
 from actions.returns import stated_reason
@@ -63,8 +63,14 @@ def _proven_by_contact(tracker: Tracker, number: str) -> Dict[Text, Any]:
 # question (action_ask_order_number, action_ask_order_contact) is then left out.
 ASKING_AGAIN = frozenset({
     "utter_invalid_order_number", "utter_order_number_needed_too", "utter_order_number_unknown", "utter_invalid_contact",
+    "utter_ask_which_order_with_item", "utter_order_contact_unknown",
 })
-# "I don't remember the order number", "lupa nomornya": asking again would not help.
+RETURN_SLOTS = ("return_kind", "return_reason")  # return_form's questions
+# Readings of a message that the rules may still treat as an order question or a form's answer.
+UNSURE_READINGS = ("faq", "out_of_scope", "nlu_fallback")
+# Below this confidence, another intent's reading of an item's name ("the trainers") is no interruption.
+SURE_INTENT = 0.8
+# "I don't remember the order number (the e-mail)", "lupa nomornya": asking again would not help.
 NUMBER_UNKNOWN = re.compile(
     r"\b(do ?n[o']?t|can ?n?[o']?t|could ?n[o']?t|never)\s+(know|remember|recall|find|have|got|see)\b|\b(forgot|forgotten|lost|no idea)\b"
     r"|\b(lupa|hilang|ga\s?k?\s?tau|ngga?k?\s?tau|tidak tahu|nggak ingat|gak ingat|tidak ingat|ga ingat)\b",
@@ -82,6 +88,28 @@ def _asked_again_this_turn(tracker: Tracker) -> bool:
 
 def _gives_contact(message: Dict[Text, Any]) -> bool:
     return bool(entity_values(message, "email") or entity_values(message, "phone") or normalise_contact(message.get("text")))
+
+
+def order_buttons(orders: List[Tuple[str, str]]) -> List[Dict[Text, Any]]:
+    return [{"title": label, "payload": number} for number, label in orders]
+
+
+def _pick_order_by_item(dispatcher: CollectingDispatcher, named: List[Tuple[str, str]]) -> Optional[str]:
+    """Of the orders with the item the shopper named: the one, or (several) None after asking
+    which, with a button each."""
+    if len(named) == 1:
+        return named[0][0]
+    dispatcher.utter_message(response="utter_ask_which_order_with_item", buttons=order_buttons(named[:5]))
+    return None
+
+
+def _names_another_item(tracker: Tracker) -> bool:
+    """Whether a signed-in shopper's new question names an item that the order asked about
+    before does not have ("and where are my trainers?" after the hoodie)."""
+    if tracker.get_slot("requested_slot") is not None:
+        return False
+    named = orders_with_named_item(tracker.latest_message)
+    return bool(named) and tracker.get_slot("order_number") not in [number for number, _ in named]
 
 
 def _signed_in(tracker: Tracker) -> bool:
@@ -123,14 +151,23 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
     def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
         # Another order question is no interruption here: it changes `order_topic`, and the
         # form asks its question again.
-        return intent_of(message) in INTERRUPTING_INTENTS - ORDER_INTENTS and not _gives_order_details(slot, value, message)
+        if intent_of(message) not in INTERRUPTING_INTENTS - ORDER_INTENTS or _gives_order_details(slot, value, message):
+            return False
+        # Answers the model may read as a FAQ or be unsure of: "I don't remember which e-mail I
+        # used"; a signed-in shopper's "the hoodie one" (read as anything but a sure intent).
+        if slot == "order_contact" and intent_of(message) in UNSURE_READINGS and NUMBER_UNKNOWN.search(str(value or "")):
+            return False
+        unsure = intent_of(message) in UNSURE_READINGS or (message.get("intent") or {}).get("confidence", 1.0) < SURE_INTENT
+        if slot == "order_number" and unsure and not is_question(value) and orders_with_named_item(message):
+            return False
+        return True
 
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
         try:
             desk = order_desk()
-            if tracker.get_slot("order_number") and verified_order(desk, tracker):
+            if tracker.get_slot("order_number") and verified_order(desk, tracker) and not _names_another_item(tracker):
                 return []
             if signed_in_customer(desk, tracker):
                 return ["order_number"]
@@ -140,12 +177,23 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
             return []  # the answer action says the order system is unavailable
         return ["order_number", "order_contact"]
 
+    async def extract_order_number(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        """A signed-in shopper's question that names an item instead of the order ("where are my
+        trainers?"): the order with it, or the question which of those orders it is. (An answer to
+        the number question naming an item is validate_order_number's.)"""
+        if tracker.get_slot("requested_slot") is not None:
+            return {}
+        named = orders_with_named_item(tracker.latest_message)
+        if not named or tracker.get_slot("order_number") in [number for number, _ in named]:
+            return {}  # (the order asked about before has it: the question is about that one)
+        return {"order_number": _pick_order_by_item(dispatcher, named)}
+
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         slots = await self._order_number_slots(value, dispatcher, tracker)
         message = tracker.latest_message
-        started_by = intent_of(message) in ("faq", "out_of_scope", "nlu_fallback")
+        started_by = intent_of(message) in UNSURE_READINGS and entity_values(message, "order_id")
         if slots.get("order_number") and started_by and _previous_value(tracker, "requested_slot") is None:
             # A message that reads as a FAQ, out of scope or unsure but names an order started
             # this look-up (data/rules/orders.yml; "can i return order 100005 instead", "where
@@ -168,12 +216,19 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         if len(named) > 1 and value in named:
             value = named[0]  # several orders in one message: the first one first (the answer action adds the others)
         number = normalise_order_number(value if isinstance(value, str) else None)
+        asked_for_it = tracker.get_slot("requested_slot") == "order_number"
+        if number is None and asked_for_it and not is_question(text):
+            named = orders_with_named_item(message)
+            if named:
+                number = _pick_order_by_item(dispatcher, named)
+                if number is None:
+                    return {"order_number": None}
         if number is None:
             if _gives_contact(message) and not _signed_in(tracker):  # kept in `order_contact`: checked once the number comes
                 dispatcher.utter_message(response="utter_order_number_needed_too")
             elif NUMBER_UNKNOWN.search(text):
                 dispatcher.utter_message(response="utter_order_number_unknown")
-            elif intent_of(message) not in ORDER_INTENTS:  # an order question without a number: asked again
+            elif asked_for_it and intent_of(message) not in ORDER_INTENTS:  # an order question without a number: asked again
                 dispatcher.utter_message(response="utter_invalid_order_number")
             return {"order_number": None}
         try:
@@ -182,7 +237,9 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
             if customer:
                 if desk.verify_customer(number, customer):
                     return {"order_number": number, "verified_order": number, "verified_by": customer, "order_contact": None}
-                return _not_found(dispatcher, tracker)
+                # Not theirs, or no such order: the same words, so that nothing tells which.
+                dispatcher.utter_message(response="utter_order_not_in_account", number=number)
+                return {"order_number": None, "order_contact": None, "verified_order": None, "verified_by": None}
             proven = tracker.get_slot("orders_proven") or []
             if any(number == order or desk.same_customer(number, order) for order in proven):
                 # The shopper's own further order (or one proven before): no new proof needed.
@@ -224,6 +281,9 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
                 return {"order_contact": None}  # given for an earlier order: the form asks for this one's
             return {**_not_found(dispatcher, tracker, keep_number=True), **restored}
         contact = normalise_contact(value if isinstance(value, str) else None)
+        if contact is None and NUMBER_UNKNOWN.search(str(value or "")) and not entity_values(message, "order_id"):
+            dispatcher.utter_message(response="utter_order_contact_unknown")
+            return {"order_contact": None}
         if contact is None:
             if not entity_values(message, "order_id") and intent_of(message) not in ORDER_INTENTS:
                 dispatcher.utter_message(response="utter_invalid_contact")
@@ -250,12 +310,11 @@ class ActionAskOrderNumber(Action):
         try:
             desk = order_desk()
             customer = signed_in_customer(desk, tracker)
-            numbers = desk.recent_order_numbers(customer) if customer else []
+            orders = desk.recent_orders(customer) if customer else []
         except SERVICE_ERRORS:
-            numbers = []
-        if numbers:
-            buttons = [{"title": f"#{number}", "payload": number} for number in numbers]
-            dispatcher.utter_message(response="utter_ask_order_number_signed_in", buttons=buttons)
+            orders = []
+        if orders:
+            dispatcher.utter_message(response="utter_ask_order_number_signed_in", buttons=order_buttons(orders))
         else:
             dispatcher.utter_message(response="utter_ask_order_number")
         return []
@@ -317,8 +376,13 @@ class ActionAnswerOrderQuestion(Action):
         if follow_up == "return_form":
             asked = _topic_message(tracker).get("text")
             reason = None if is_question(asked) else stated_reason(asked)  # "can I return it if it's too small?" states none
-            if reason:
-                events.append(SlotSet("return_reason", reason))  # given already: the form asks only the kind
+            # A reason given already ("it arrived broken") is kept: the form asks only the kind.
+            if _previous_value(tracker, "requested_slot") not in RETURN_SLOTS:
+                # A new return: nothing kept from one the shopper left half-way. (A question in
+                # the middle of the form keeps what was chosen.)
+                events += [SlotSet("return_kind", None), SlotSet("return_reason", reason)]
+            elif reason:
+                events.append(SlotSet("return_reason", reason))
         say(dispatcher, replies)
         if unproven:
             buttons = [{"title": f"#{other}", "payload": other} for other in unproven]
@@ -335,7 +399,7 @@ def _answer_other_orders(
     one's answer, the answer for each other order the shopper may see (signed in as its
     customer, or the same customer as the order they proved); the others, to ask about one by
     one (each needs its own proof). The replies, the slot events, the orders not answered."""
-    asked = [normalise_order_number(str(value)) for value in entity_values(_topic_message(tracker), "order_id")]
+    asked = [normalise_order_number(str(value)) for value in _orders_named(tracker)]
     others = [other for other in dict.fromkeys(asked) if other and other != number]
     customer = signed_in_customer(desk, tracker) if tracker.get_slot("verified_by") != "contact" else None
     proven = list(tracker.get_slot("orders_proven") or [])
@@ -360,11 +424,26 @@ def _topic_message(tracker: Tracker) -> Dict[Text, Any]:
         if not tracker_events.is_user(event):
             continue
         parse = event.get("parse_data") or {}
-        if tracker_events.user_intent(event) in ORDER_INTENTS or (
-            intent_of(parse) in ("faq", "out_of_scope", "nlu_fallback") and entity_values(parse, "order_id")
-        ):
+        if intent_of(parse) in ORDER_INTENTS or (intent_of(parse) in UNSURE_READINGS and entity_values(parse, "order_id")):
             return parse  # (the rules read the latter as an order question too: data/rules/orders.yml)
     return {}
+
+
+def _orders_named(tracker: Tracker) -> List[Any]:
+    """The orders the question being answered is about: named by the messages since the one
+    that started this look-up (sent while the bot asked nothing); the latest that names any
+    counts ("where is 100004?" … "and 100005?": only 100005)."""
+    asking = None
+    messages = []  # (what the bot was asking for when it came, the orders it names)
+    for event in tracker.events:
+        if tracker_events.is_slot(event, "requested_slot"):
+            asking = event.get("value")
+        elif tracker_events.is_user(event):
+            messages.append((asking, entity_values(event.get("parse_data") or {}, "order_id")))
+    for asking, named in reversed(messages):
+        if named or asking is None:
+            return named
+    return []
 
 
 class ActionConfirmCancellation(Action):

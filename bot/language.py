@@ -10,8 +10,11 @@ tips the balance only together with another. Order numbers, e-mail addresses and
 both languages use in chat ("order", "refund", "admin", "ok") count for neither.
 """
 import re
+from typing import Optional, Tuple
 
 INDONESIAN, ENGLISH = "id", "en"
+# The web service puts the language the shopper reads (or None) into each message's metadata under this key.
+SHOPPER_LANGUAGE = "shopper_language"
 
 INDONESIAN_WORDS = frozenset("""
     saya aku gue gw sy aq kamu anda kakak kak gan agan sista mimin kami kita dia mereka
@@ -53,8 +56,8 @@ ENGLISH_WORDS = frozenset("""
 _WORD = re.compile(r"[a-z]+")
 
 
-def language_of(text: str) -> str:
-    """`id` for a message in Indonesian, else `en` (also for messages with no words)."""
+def _votes(text: str) -> Tuple[float, float]:
+    """The message's Indonesian and English votes."""
     indonesian = english = 0.0
     for word in _WORD.findall(text.lower()):
         if word in INDONESIAN_WORDS or (len(word) > 4 and word.endswith("nya")):  # barangnya, pesanannya
@@ -63,4 +66,39 @@ def language_of(text: str) -> str:
             indonesian += 0.5
         elif word in ENGLISH_WORDS:
             english += 1
+    return indonesian, english
+
+
+def language_of(text: str) -> str:
+    """`id` for a message in Indonesian, else `en` (also for messages with no words)."""
+    indonesian, english = _votes(text)
     return INDONESIAN if indonesian >= 1 and indonesian > english else ENGLISH
+
+
+def clear_language_of(text: str) -> Optional[str]:
+    """`id` for a message in Indonesian, `en` for one clearly in English (two English words and
+    at most one word both languages use: "where is my order", "no, I want a refund"), else
+    None: "ok", "thanks", "100001" and mixed messages say nothing about the language a shopper reads."""
+    if language_of(text) == INDONESIAN:
+        return INDONESIAN
+    indonesian, english = _votes(text)
+    return ENGLISH if english >= 2 and indonesian <= 0.5 else None
+
+
+def browser_language(accept_language: str) -> Optional[str]:
+    """The language of ours a browser prefers, from its Accept-Language header
+    ("id-ID,id;q=0.9,en-US;q=0.8": `id`), or None if it names neither."""
+    ranked = []
+    for position, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.split("-")[0].strip().lower()
+        primary = INDONESIAN if primary == "in" else primary  # the old code for Indonesian
+        if primary in (INDONESIAN, ENGLISH) and quality > 0:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else None

@@ -24,7 +24,10 @@ from bot.faq.store import (
 )
 from bot.shop.settings import SettingsError
 
-CHAT_WELCOME = "chat_welcome"  # the revision subject of the welcome text
+# The welcome text's setting in shop.yml per language, also its revision subject: English,
+# and Indonesian (optional: without it, Indonesian shoppers get the English text).
+CHAT_WELCOME = "chat_welcome"
+WELCOME_SETTINGS = {"en": CHAT_WELCOME, "id": "chat_welcome_id"}
 # Fields whose change alters the training data: the model must be retrained.
 TRAINED_FIELDS = ("question", "similar", "enabled")
 
@@ -51,6 +54,7 @@ def faq_from_form(form: Dict[str, str], faq_id: str) -> Faq:
         similar=tuple(line.strip() for line in (form.get("similar") or "").splitlines() if line.strip()),
         answer=(form.get("answer") or "").replace("\r\n", "\n").strip(),
         answer_id=(form.get("answer_id") or "").replace("\r\n", "\n").strip(),
+        question_id=(form.get("question_id") or "").strip(),
         buttons=tuple(buttons),
         enabled=form.get("enabled") in ("on", "true", "1"),
         welcome=form.get("welcome") in ("on", "true", "1"),
@@ -67,7 +71,8 @@ def _from_json(text: Optional[str]) -> Optional[Faq]:
     item = json.loads(text)
     return Faq(
         id=item["id"], category=item["category"], question=item["question"], similar=tuple(item["similar"]),
-        answer=item["answer"], answer_id=item.get("answer_id", ""), buttons=tuple(Button(b["title"], b["payload"]) for b in item.get("buttons", [])),
+        answer=item["answer"], answer_id=item.get("answer_id", ""),
+        question_id=item.get("question_id", ""), buttons=tuple(Button(b["title"], b["payload"]) for b in item.get("buttons", [])),
         enabled=item["enabled"], welcome=item["welcome"],
     )
 
@@ -150,17 +155,19 @@ class FaqEditor:
                 ))
         return [EditResult(faq.id, retrain=False) for faq in changed]
 
-    def chat_welcome(self) -> str:
-        return self.shop.settings.chat_welcome
+    def chat_welcome(self, language: str = "en") -> str:
+        return getattr(self.shop.settings, WELCOME_SETTINGS[language])
 
-    def set_chat_welcome(self, text: str, expected_version: str, author: str) -> None:
-        current = self.chat_welcome()
+    def set_chat_welcome(self, text: str, expected_version: str, author: str, language: str = "en") -> None:
+        if language not in WELCOME_SETTINGS:
+            raise InvalidInput(f"There is no welcome text in {language!r}; there are: {', '.join(WELCOME_SETTINGS)}.")
+        current = self.chat_welcome(language)
         if text_version(current) != expected_version:
             raise Conflict(
                 "The welcome text was changed by someone else since you opened it. "
                 "Your text was not saved: reload the page, then apply it again."
             )
-        self._write_chat_welcome(current, text.replace("\r\n", "\n").strip(), "edit", author)
+        self._write_chat_welcome(WELCOME_SETTINGS[language], current, text.replace("\r\n", "\n").strip(), "edit", author)
 
     def revert(self, revision_id: int, author: str) -> EditResult:
         """Put the FAQ (or welcome text) back as it was before this revision, if nobody changed it since."""
@@ -168,12 +175,12 @@ class FaqEditor:
             revision = session.get(FaqRevision, revision_id)
         if revision is None or revision.shop_id != self.shop_id:
             raise NotFound(f"There is no FAQ revision {revision_id}.")
-        if revision.subject == CHAT_WELCOME:
-            current = self.chat_welcome()
+        if revision.subject in WELCOME_SETTINGS.values():
+            current = getattr(self.shop.settings, revision.subject)
             if json.dumps(current) != revision.after:
                 raise Conflict(f"The welcome text has changed since revision {revision_id}; revert the later revisions first.")
-            self._write_chat_welcome(current, json.loads(revision.before), "revert", author)
-            return EditResult(CHAT_WELCOME, retrain=False)
+            self._write_chat_welcome(revision.subject, current, json.loads(revision.before), "revert", author)
+            return EditResult(revision.subject, retrain=False)
         current = next((faq for faq in self.faqs() if faq.id == revision.subject), None)
         if _as_json(current) != revision.after:
             raise Conflict(
@@ -184,14 +191,14 @@ class FaqEditor:
 
     # Internals
 
-    def _write_chat_welcome(self, before: str, after: str, action: str, author: str) -> None:
+    def _write_chat_welcome(self, setting: str, before: str, after: str, action: str, author: str) -> None:
         try:
-            self.shop.settings_file.write("chat_welcome", after)
+            self.shop.settings_file.write(setting, after)
         except SettingsError as error:
             raise InvalidInput(f"Not saved: {error}") from error
         with transaction(self.shop.sessions) as session:
             session.add(FaqRevision(
-                shop_id=self.shop_id, subject=CHAT_WELCOME, action=action, author=author,
+                shop_id=self.shop_id, subject=setting, action=action, author=author,
                 before=json.dumps(before), after=json.dumps(after),
             ))
 

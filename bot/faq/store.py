@@ -41,8 +41,10 @@ class Faq:
     similar: Tuple[str, ...]
     answer: str
     buttons: Tuple[Button, ...] = ()
-    # The answer for shoppers who write Indonesian (the `language` slot); empty: `answer`.
+    # The question (as a button's title) and the answer for shoppers who write Indonesian
+    # (the `language` slot); empty: `question`, `answer`.
     answer_id: str = ""
+    question_id: str = ""
     enabled: bool = True
     welcome: bool = False
     # Where it was read from (for error messages); not part of the FAQ's content.
@@ -56,6 +58,10 @@ class Faq:
     def answer_in(self, language: Optional[str]) -> str:
         """The answer for a shopper writing in `language` (the `language` slot)."""
         return self.answer_id if language == INDONESIAN and self.answer_id else self.answer
+
+    def question_in(self, language: Optional[str]) -> str:
+        """The question as a shopper writing in `language` reads it (a button's title)."""
+        return self.question_id if language == INDONESIAN and self.question_id else self.question
 
 
 @dataclass
@@ -118,6 +124,7 @@ def _parse_faq(item: object, category: str, where: str, problems: List[str]):
     question = str(item.get("question") or "").strip()
     answer = str(item.get("answer") or "").strip()
     answer_id = str(item.get("answer_id") or "").strip()
+    question_id = str(item.get("question_id") or "").strip()
     similar = [str(s).strip() for s in item.get("similar") or [] if str(s).strip()]
     buttons = item.get("buttons") or []
     before = len(problems)
@@ -143,6 +150,7 @@ def _parse_faq(item: object, category: str, where: str, problems: List[str]):
         similar=tuple(similar),
         answer=answer,
         answer_id=answer_id,
+        question_id=question_id,
         buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons),
         enabled=item.get("enabled", True),
         welcome=item.get("welcome", False),
@@ -193,7 +201,10 @@ def dump_yaml(document: object) -> str:
 
 def faq_to_dict(faq: Faq) -> Dict:
     """A FAQ as it is written in its category file."""
-    item: Dict = {"id": faq.id, "question": faq.question, "similar": list(faq.similar), "answer": faq.answer}
+    item: Dict = {"id": faq.id, "question": faq.question}
+    if faq.question_id:
+        item["question_id"] = faq.question_id
+    item.update(similar=list(faq.similar), answer=faq.answer)
     if faq.answer_id:
         item["answer_id"] = faq.answer_id
     if faq.buttons:

@@ -38,6 +38,11 @@ from bot.shop.settings import HandoffRules, SettingsError, SettingsFile
 log = logging.getLogger(__name__)
 
 
+# A message of a word or two ("stop", "no way") has too little meaning to compare: only
+# the phrases tell its topic ("ridiculous", "scam").
+MIN_WORDS_BY_MEANING = 3
+
+
 @lru_cache(maxsize=4)
 def _example_vectors(texts: Tuple[str, ...]) -> np.ndarray:
     """The examples' vectors, computed once for each version of them: shop.yml changes
@@ -56,10 +61,11 @@ class SensitiveTopicMatcher:
 
     def topic(self, text: str, vector: Optional[np.ndarray] = None, about_the_shop: bool = True) -> Optional[str]:
         """The message's sensitive topic, if any; `vector` is its sentence vector when known.
-        By meaning only for messages about the shop: "my bank card was charged twice" to a
-        shop's bot is a payment problem, "report fraud on my credit card" is not the shop's."""
+        By meaning only for messages about the shop (of `MIN_WORDS_BY_MEANING` words or more):
+        "my bank card was charged twice" to a shop's bot is a payment problem, "report fraud
+        on my credit card" is not the shop's."""
         by_phrase = sensitive_topic(text, self.rules.sensitive)
-        if by_phrase or not about_the_shop:
+        if by_phrase or not about_the_shop or len(text.split()) < MIN_WORDS_BY_MEANING:
             return by_phrase
         return self.topic_by_meaning(sentence_encoder().encode([text])[0] if vector is None else vector)
 

@@ -22,7 +22,7 @@ from bot.shop.tickets import ASKED_FOR_HUMAN, BOT_TROUBLE, WORKING_HOURS, Ticket
 from bot.shop.hours import bot_answers
 from bot.shop.identity import CLIENT_ADDRESS
 from bot.shop.orders import OrderDesk
-from bot.language import language_of
+from bot.language import SHOPPER_LANGUAGE, clear_language_of, language_of
 from bot.rasa.responses import fill_response
 
 log = logging.getLogger(__name__)
@@ -39,14 +39,17 @@ class Gateway:
 
     async def shopper_message(
         self, sender: str, text: str, metadata: Optional[Dict[str, Any]], client_address: str,
-        after: Optional[float] = None,
+        after: Optional[float] = None, browser_language: Optional[str] = None,
     ) -> Dict[str, Any]:
         """The bot's replies to the message (none while a person answers). With `after` (the
         chat's cursor), every reply since then instead: an agent's that came after the chat's
         last look at the updates is not skipped by the new cursor."""
         validate_message(sender, text)
-        # The address is ours to say, whatever the storefront sent under its key.
+        # The address is ours to say, whatever the storefront sent under its key. So is the
+        # language the shopper reads (the message's, else the browser's): a conversation's
+        # first message picks the Chat Welcome's language by it, before Rasa reads the words.
         metadata = {**(metadata or {}), CLIENT_ADDRESS: client_address}
+        metadata[SHOPPER_LANGUAGE] = (None if text.lstrip().startswith("/") else clear_language_of(text)) or browser_language
         ticket = self.tickets.open_ticket_of(sender)
         bot_answers_now = bot_answers(self.shop.settings.working_hours, utcnow())
         # Reading the conversation costs Rasa a whole tracker load: it is read here only to tell

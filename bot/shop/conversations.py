@@ -32,10 +32,12 @@ def new_sender_id() -> str:
 
 @dataclass(frozen=True)
 class Access:
-    """Who asks: their browser key (None if they showed none) and network address."""
+    """Who asks: their browser key (None if they showed none), network address, and the
+    language of ours their browser prefers (bot/language.py's `browser_language`), if any."""
 
     browser_key: Optional[str]
     address: str
+    language: Optional[str] = None
 
 
 class ConversationOwners:

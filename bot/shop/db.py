@@ -392,8 +392,10 @@ def get_customer(session: Session, shop_id: int, external_id: str) -> Optional[C
 
 
 def recent_orders(session: Session, customer_id: int, limit: int = 5) -> List[Order]:
+    """The customer's latest orders, newest first, with their items."""
     query = (
         select(Order).where(Order.customer_id == customer_id).order_by(Order.created_at.desc()).limit(limit)
+        .options(selectinload(Order.items))
     )
     return list(session.execute(query).scalars())
 

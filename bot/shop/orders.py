@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.language import INDONESIAN
 from bot.shop import db, rules
-from bot.shop.db import AddressChangeRequest, AfterSalesEvent, AfterSalesRequest, Cancellation, Order
+from bot.shop.db import AddressChangeRequest, AfterSalesEvent, AfterSalesRequest, Cancellation, Order, OrderItem
 from bot.shop.context import ShopContext
 from bot.shop.vocabulary import (
     APPROVED, BUYER, BY_BUYER, CANCEL_INSTANTLY, CANCELLED, DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, KIND_TEXT,
@@ -139,6 +139,38 @@ ANSWER_METHODS = {
 }
 
 
+# How many of a signed-in customer's latest orders `orders_with_item` looks through.
+ORDERS_SEARCHED = 50
+# Words of a message that name no item ("which one is the order with ..."), in English and Indonesian.
+NOT_ITEM_WORDS = frozenset("""
+    that this these those with which what where when about order orders item items thing things stuff
+    bought ordered purchase purchased package parcel delivery from last first second other another
+    want need have know please just check help tell cancel return refund track status late size still
+    black white grey gray navy blue green pink yellow brown clear small medium large running
+    yang pesanan barang paket punya saya mana beli dibeli kemarin mau batal retur cek ukuran
+""".split())
+
+
+def _item_words(text: str) -> List[str]:
+    # "T-shirt" and "tshirt" are one word.
+    return re.findall(r"[a-z0-9]+", text.lower().replace("-", ""))
+
+
+def _same_word(word: str, named: str) -> bool:
+    """"hoodie" names "hoodie", "trainer" names "trainers", "headphone" "headphones"."""
+    return len(named) >= 4 and (named.startswith(word) or word.startswith(named))
+
+
+def order_label(order: Order, shown: Optional[OrderItem] = None) -> str:
+    """An order as a button names it, by its first item or the one `shown`: "#100011 · Zip
+    hoodie, grey, M +1"."""
+    items = sorted(order.items, key=lambda item: item.id)
+    shown = shown or (items[0] if items else None)
+    name = f" · {shown.name}" if shown else ""
+    more = f" +{len(items) - 1}" if len(items) > 1 else ""
+    return f"#{order.number}{name}{more}"[:80]
+
+
 class OrderDesk:
     def __init__(
         self, shop: ShopContext, clock: Callable[[], datetime] = db.utcnow,
@@ -212,10 +244,28 @@ class OrderDesk:
             verified = db.get_order(session, self.shop_id, verified_number)
             return order is not None and verified is not None and order.customer_id == verified.customer_id
 
-    def recent_order_numbers(self, customer_external_id: str) -> List[str]:
+    def recent_orders(self, customer_external_id: str) -> List[Tuple[str, str]]:
+        """The customer's latest orders, newest first: (number, label as a button shows it)."""
         with self.sessions() as session:
             customer = db.get_customer(session, self.shop_id, customer_external_id)
-            return [order.number for order in db.recent_orders(session, customer.id)] if customer else []
+            return [(order.number, order_label(order)) for order in db.recent_orders(session, customer.id)] if customer else []
+
+    def orders_with_item(self, customer_external_id: str, text: str) -> List[Tuple[str, str]]:
+        """The customer's orders (of the latest `ORDERS_SEARCHED`) with an item the text names
+        ("the hoodie one"), newest first: (number, label naming that item)."""
+        words = {word for word in _item_words(text) if len(word) >= 4} - NOT_ITEM_WORDS
+        if not words:
+            return []
+        with self.sessions() as session:
+            customer = db.get_customer(session, self.shop_id, customer_external_id)
+            orders = db.recent_orders(session, customer.id, limit=ORDERS_SEARCHED) if customer else []
+            found = []
+            for order in orders:
+                item = next((item for item in order.items if any(
+                    _same_word(word, named) for named in _item_words(item.name) for word in words)), None)
+                if item is not None:
+                    found.append((order.number, order_label(order, item)))
+            return found
 
     # --- answers (the order number has been verified by the caller) -------
 

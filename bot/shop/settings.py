@@ -134,6 +134,7 @@ class ShopSettings:
     return_auto_approval: AutoApprovalRule = AutoApprovalRule()
     # The first message of every conversation, above the welcome FAQs' buttons.
     chat_welcome: str = DEFAULT_CHAT_WELCOME
+    chat_welcome_id: str = ""  # the same in Indonesian; empty: Indonesian shoppers get `chat_welcome`
     working_hours: WorkingHours = WorkingHours()
     handoff: HandoffRules = HandoffRules()
     widget: WidgetLook = WidgetLook()
@@ -166,8 +167,10 @@ def load_settings(path: Path) -> ShopSettings:
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{path}: `return_auto_approval.max_amount` must be a number") from error
     chat_welcome = str(document.get("chat_welcome") or DEFAULT_CHAT_WELCOME).strip()
-    if len(chat_welcome) > MAX_CHAT_WELCOME_LENGTH:
-        raise SettingsError(f"{path}: `chat_welcome` is longer than {MAX_CHAT_WELCOME_LENGTH} characters")
+    chat_welcome_id = str(document.get("chat_welcome_id") or "").strip()
+    for key, text in (("chat_welcome", chat_welcome), ("chat_welcome_id", chat_welcome_id)):
+        if len(text) > MAX_CHAT_WELCOME_LENGTH:
+            raise SettingsError(f"{path}: `{key}` is longer than {MAX_CHAT_WELCOME_LENGTH} characters")
     try:
         working_hours = parse_working_hours(document.get("working_hours"), str(path))
     except WorkingHoursError as error:
@@ -187,6 +190,7 @@ def load_settings(path: Path) -> ShopSettings:
             max_days_since_delivery=_positive_int(rule, "max_days_since_delivery", 0, path),
         ),
         chat_welcome=chat_welcome,
+        chat_welcome_id=chat_welcome_id,
         working_hours=working_hours,
         handoff=_handoff_rules(document.get("handoff"), path),
         widget=_widget_look(document.get("widget"), path),

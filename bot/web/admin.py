@@ -8,7 +8,7 @@ from bot.shop import db
 from bot.shop.db import SELLER, transaction, utcnow
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.faq.store import CATEGORIES, Faq, faq_version, text_version
-from bot.faq.editor import FaqEditor, faq_from_form
+from bot.faq.editor import WELCOME_SETTINGS, FaqEditor, faq_from_form
 from bot.shop.hours import BOT_MODES, WEEKDAYS, WorkingHours, describe_opening, format_intervals, is_open, next_opening
 from bot.language import language_of
 from bot.rasa.recommendations import faq_ranking
@@ -36,11 +36,11 @@ async def faq_list(request: web.Request, error: str = "", status: int = 200, tri
     editor = _editor(request)
     query, category = request.query.get("q", ""), request.query.get("category", "")
     faqs = editor.search(query, category)
-    welcome_text = editor.chat_welcome()
+    welcomes = {language: editor.chat_welcome(language) for language in WELCOME_SETTINGS}
     return render(
         request, "admin_faqs.html", status=status, faqs=faqs, versions={faq.id: faq_version(faq) for faq in faqs},
         query=query, category=category, categories=CATEGORIES, notice=request.query.get("notice", ""), error=error,
-        welcome_text=welcome_text, welcome_version=text_version(welcome_text),
+        welcomes=welcomes, welcome_versions={language: text_version(text) for language, text in welcomes.items()},
         training=request.app[TRAINER].status, tried=tried,
     )
 
@@ -48,7 +48,7 @@ async def faq_list(request: web.Request, error: str = "", status: int = 200, tri
 def _form_fields(faq: Faq) -> Dict:
     return {
         "id": faq.id, "category": faq.category, "question": faq.question, "similar": "\n".join(faq.similar),
-        "answer": faq.answer, "answer_id": faq.answer_id, "buttons": "\n".join(f"{b.title} | {b.payload}" for b in faq.buttons),
+        "answer": faq.answer, "answer_id": faq.answer_id, "question_id": faq.question_id, "buttons": "\n".join(f"{b.title} | {b.payload}" for b in faq.buttons),
         "enabled": faq.enabled, "welcome": faq.welcome,
     }
 
@@ -80,7 +80,7 @@ async def save_faq(request: web.Request) -> web.Response:
     except (InvalidInput, Conflict) as error:
         # Shown above the seller's own input, so nothing typed is lost.
         fields = {
-            **{name: form.get(name, "") for name in ("category", "question", "similar", "answer", "answer_id", "buttons")},
+            **{name: form.get(name, "") for name in ("category", "question", "question_id", "similar", "answer", "answer_id", "buttons")},
             "enabled": form.get("enabled") == "on", "welcome": form.get("welcome") == "on", "id": faq_id,
         }
         status = 409 if isinstance(error, Conflict) else 400
@@ -111,7 +111,9 @@ async def delete_faq(request: web.Request) -> web.Response:
 async def save_welcome_text(request: web.Request) -> web.Response:
     user = await staff_user(request, SELLER)
     form = await request.post()
-    _editor(request).set_chat_welcome(str(form.get("text", "")), str(form.get("version", "")), user.username)
+    _editor(request).set_chat_welcome(
+        str(form.get("text", "")), str(form.get("version", "")), user.username, str(form.get("language", "en")),
+    )
     raise _after_edit(request, [], "Welcome text saved; new conversations start with it.")
 
 

@@ -44,7 +44,7 @@ async def shopper_message(
         raise InvalidInput("`after` must be the cursor of an earlier answer.")
     key = owners(app).claim(sender, access, channel)
     # `metadata` carries the storefront's signed shopper identity (bot/shop/identity.py).
-    answer = await gateway(app).shopper_message(sender, text, metadata, access.address, after)
+    answer = await gateway(app).shopper_message(sender, text, metadata, access.address, after, access.language)
     return {"sender": sender, "key": key, **answer}
 
 

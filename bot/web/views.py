@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.language import browser_language
 from bot.rasa.client import clean_text
 from bot.errors import InvalidInput, NotFound, ServiceUnavailable, UnsupportedMediaType
 from bot.shop.conversations import Access
@@ -36,7 +37,7 @@ async def json_body(request: web.Request) -> Dict[str, Any]:
 def browser_access(request: web.Request) -> Access:
     """Who asks: the browser's key (header, else cookie) and the network address."""
     key = request.headers.get(chat.BROWSER_KEY_HEADER) or request.cookies.get(chat.BROWSER_KEY_COOKIE) or None
-    return Access(key, client_address(request))
+    return Access(key, client_address(request), browser_language(request.headers.get("Accept-Language", "")))
 
 
 async def chat_message(request: web.Request) -> web.Response:

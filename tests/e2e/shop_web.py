@@ -36,9 +36,11 @@ class Web:
     def __init__(self, ports):
         self.url = f"http://127.0.0.1:{ports['WEB_PORT']}"
 
-    def chat(self, sender, message, after=None):
+    def chat(self, sender, message, after=None, metadata=None, headers=None):
         body = {"sender": f"{sender}-{RUN_ID}", "message": message, **({"after": after} if after is not None else {})}
-        response = requests.post(f"{self.url}/api/chat", json=body, timeout=60)
+        if metadata is not None:
+            body["metadata"] = metadata
+        response = requests.post(f"{self.url}/api/chat", json=body, headers=headers, timeout=60)
         assert response.status_code == 200, response.text
         return response.json()
 

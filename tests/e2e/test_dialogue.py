@@ -134,3 +134,49 @@ def test_a_chat_that_opens_with_hi_gets_one_welcome_and_a_later_hello_a_greeting
     web.chat("hi", "which payment methods do you accept?")
     later = web.chat("hi", "hello")
     assert len(later["replies"]) == 1 and "I'm the shop's assistant" in texts(later)
+
+
+# --- the shopper's language -----------------------------------------------------------------
+
+def test_a_chat_in_indonesian_is_welcomed_in_indonesian_and_answered_in_the_language_written(web, product_home):
+    settings = yaml.safe_load((product_home / "shop.yml").read_text())
+    body = web.chat("id-welcome", "halo kak, pesanan saya 100004 sudah sampai mana?")
+    welcome, *rest = body["replies"]
+    assert welcome["text"] == settings["chat_welcome_id"]
+    assert "Bagaimana kebijakan retur di toko ini?" in [b["title"] for b in welcome["buttons"]]  # the FAQs' question_id
+    assert "nomor HP" in texts({"replies": rest})
+    assert "Pesanan 100004" in texts(web.chat("id-welcome", "emma@example.com"))
+    # The shopper switches to English: so does the bot.
+    assert "Order 100005" in texts(web.chat("id-welcome", "and where is my order 100005"))
+
+
+def test_a_chat_opened_by_a_browser_that_prefers_indonesian_is_welcomed_in_indonesian(web, product_home):
+    settings = yaml.safe_load((product_home / "shop.yml").read_text())
+    body = web.chat("id-browser", "/session_start", headers={"Accept-Language": "id-ID,id;q=0.9,en-US;q=0.8"})
+    assert [reply["text"] for reply in body["replies"]] == [settings["chat_welcome_id"]]
+    # A tapped welcome button is answered in Indonesian too.
+    tapped = next(b for b in body["replies"][0]["buttons"] if b["title"] == "Bagaimana kebijakan retur di toko ini?")
+    assert texts(web.chat("id-browser", tapped["payload"])).startswith("Barang bisa dikembalikan dalam 15 hari")
+    english = web.chat("en-browser", "/session_start", headers={"Accept-Language": "en-GB,en;q=0.9,id;q=0.5"})
+    assert [reply["text"] for reply in english["replies"]] == [settings["chat_welcome"]]
+
+
+# --- a signed-in shopper ---------------------------------------------------------------------
+
+def test_a_signed_in_shopper_picks_an_order_by_its_item_and_is_told_when_a_number_is_not_theirs(web):
+    import time
+
+    from bot.shop.demo import DEMO_IDENTITY_SECRET
+    from bot.shop.identity import signed_identity
+
+    emma = signed_identity(DEMO_IDENTITY_SECRET, "cust-emma", int(time.time()) + 3600)
+    asked = web.chat("item", "where is my order?", metadata=emma)
+    assert "#100004 · Running trainers, size 42" in [b["title"] for b in asked["replies"][-1]["buttons"]]
+    assert "SPXGB0123456789" in texts(web.chat("item", "the trainers", metadata=emma))
+    # Two of her orders have the hoodie: she picks one of them.
+    hoodie = web.chat("item", "and where is my hoodie order?", metadata=emma)
+    assert "Several of your orders have that" in texts(hoodie)
+    assert {b["payload"] for b in hoodie["replies"][-1]["buttons"]} == {"100002", "100011"}
+    assert "Order 100002" in texts(web.chat("item", "100002", metadata=emma))
+    refused = texts(web.chat("item", "and order 100003?", metadata=emma))
+    assert "can't find order 100003 among the orders of your account" in refused and "Liam" not in refused

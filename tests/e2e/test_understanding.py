@@ -64,9 +64,9 @@ def test_an_indonesian_request_for_a_person_is_handed_over(web):
     assert body["handoff"] is not None, texts(body)
 
 
-def test_indonesian_the_bot_does_not_understand_gets_the_english_offer_and_a_person(web):
+def test_indonesian_the_bot_cannot_help_with_is_told_in_indonesian_with_a_person_offered(web):
     answer = web.chat("id-unknown", "kak, cuaca di jakarta besok bagaimana ya?")
     text = texts(answer)
     assert NOT_OUR_TOPIC not in text
-    assert "bahasa Inggris" in text and "English" in text
+    assert "Maaf, Kak" in text and "Sorry" not in text
     assert "/talk_to_human" in [button["payload"] for button in buttons(answer)]

@@ -2,10 +2,13 @@
 temporary folder (and the demo database where the action records something)."""
 import shutil
 
+import pytest
+
 from rasa_sdk import Tracker
+from rasa_sdk.events import SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import ActionAnswerFaq, ActionNotSure, ActionSessionStart
+from actions.faq import ActionAnswerFaq, ActionNotSure, ActionPlainNo, ActionSessionStart
 from bot.config import Config
 from bot.shop import db
 from bot.faq.store import FaqStore
@@ -15,6 +18,7 @@ category: after-sales
 faqs:
   - id: return_policy
     question: What is your return policy?
+    question_id: Bagaimana kebijakan retur?
     similar: [can I return things, return window, returns accepted]
     answer: You can return items within 15 days of delivery.
     answer_id: Barang bisa dikembalikan dalam 15 hari sejak diterima.
@@ -120,6 +124,20 @@ async def test_a_new_session_starts_with_the_chat_welcome_and_the_welcome_faqs(t
     assert [e["event"] for e in events] == ["session_started", "action"]
 
 
+async def test_a_shopper_who_reads_indonesian_is_welcomed_in_indonesian(tmp_path):
+    # The web service tells the language of the first message (or the browser's) in its metadata.
+    indonesian = tracker_for([], slots={"session_started_metadata": {"shopper_language": "id"}})
+    messages, events = await run(ActionSessionStart(store_in(tmp_path)), indonesian)
+    [message] = messages
+    assert message["text"].startswith("Halo, Kak! Selamat datang di Demo Shop")  # shop.yml's chat_welcome_id
+    assert message["buttons"] == [{"title": "Bagaimana kebijakan retur?", "payload": '/faq{"faq_id": "return_policy"}'}]
+    assert events[:2] == [SessionStarted(), SlotSet("language", "id")]
+    english = tracker_for([], slots={"session_started_metadata": {"shopper_language": "en"}})
+    messages, events = await run(ActionSessionStart(store_in(tmp_path)), english)
+    assert messages[0]["text"].startswith("Hi! Welcome") and messages[0]["buttons"][0]["title"] == "What is your return policy?"
+    assert SlotSet("language", "en") in events
+
+
 async def test_the_welcome_is_not_repeated_when_the_chat_page_starts_a_brand_new_conversation(tmp_path):
     events = [
         {"event": "action", "name": "action_session_start"}, {"event": "bot", "text": "Hi!"},
@@ -142,3 +160,15 @@ async def test_a_broken_shop_yml_keeps_the_last_good_welcome(tmp_path, demo_shop
     settings_file.write_text(settings_file.read_text().replace("buyer_cancellation: request", "buyer_cancellation: whenever"))
     second, _ = await run(ActionSessionStart(store_in(tmp_path)), tracker_for([]))
     assert first[0]["text"].startswith("Hi! Welcome to Demo Shop") and second[0]["text"] == first[0]["text"]
+
+
+@pytest.mark.parametrize("bot_said, reply", [
+    ("utter_you_are_welcome", "utter_nothing_else"),  # "Anything else?" "No": a friendly close
+    (None, "utter_nothing_else"),  # an FAQ's answer (a text, no response name)
+    ("utter_not_sure", "utter_how_can_i_help"),  # "Is it one of these?" "No": still a question
+])
+async def test_a_plain_no_closes_unless_the_question_is_still_open(tmp_path, bot_said, reply):
+    events = [{"event": "bot", "text": "...", "metadata": {"utter_action": bot_said} if bot_said else {}},
+              {"event": "action", "name": "action_listen"}, {"event": "user", "text": "no"}]
+    messages, _ = await run(ActionPlainNo(), tracker_for([], text="no", events=events))
+    assert [m["response"] for m in messages] == [reply]

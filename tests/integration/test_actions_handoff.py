@@ -22,6 +22,21 @@ def tracker(events=(), slots=None, entities=(), sender="shopper-1"):
     return Tracker(sender, slots or {}, latest, list(events), False, None, {}, "action_listen")
 
 
+async def test_an_unsure_reading_as_a_request_for_a_person_gets_the_closest_faqs_instead(demo_shop):
+    from rasa_sdk.events import FollowupAction
+
+    unsure = Tracker("shopper-2", {}, {"intent": {"name": "talk_to_human", "confidence": 0.5}, "entities": [], "text": "mau tanya jam operasional cs"},
+                     [], False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    assert await ActionHandoff().run(dispatcher, unsure, DOMAIN) == [FollowupAction("action_not_sure")]
+    assert dispatcher.messages == [] and tickets(demo_shop) == []
+    # The "Talk to a person" button, however the model reads it, is a request for a person.
+    tapped = Tracker("shopper-2", {}, {"intent": {"name": "talk_to_human", "confidence": 0.5}, "entities": [], "text": "/talk_to_human"},
+                     [], False, None, {}, "action_listen")
+    await ActionHandoff().run(CollectingDispatcher(), tapped, DOMAIN)
+    assert len(tickets(demo_shop)) == 1
+
+
 def tickets(url):
     engine = db.make_engine(url)
     with db.make_session_factory(engine)() as session:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import (
@@ -70,9 +70,56 @@ async def test_signed_in_shopper_needs_only_the_number_and_sees_their_orders():
     await ActionAskOrderNumber().run(dispatcher, tracker(metadata=signed("cust-emma")), {})
     [message] = dispatcher.messages
     assert message["response"] == "utter_ask_order_number_signed_in"
-    titles = [b["title"] for b in message["buttons"]]
-    assert titles and all(t in {f"#1000{n:02d}" for n in range(1, 17)} for t in titles)
-    assert "#100016" not in titles  # Noah's order
+    numbers = [b["payload"] for b in message["buttons"]]
+    assert numbers and all(n in {f"1000{i:02d}" for i in range(1, 17)} for n in numbers)
+    assert "100016" not in numbers  # Noah's order
+    # Each button says what is in the order.
+    assert "#100001 · Organic cotton T-shirt, black, M +1" in [b["title"] for b in message["buttons"]]
+
+
+def named_item(text, slots=None, intent="faq"):
+    latest = {"text": text, "intent": {"name": intent}, "entities": [], "metadata": signed("cust-emma")}
+    slots = {"requested_slot": "order_number", **(slots or {})}
+    return Tracker("shopper", slots, latest, [], False, None, {"name": "order_lookup_form"}, "action_listen")
+
+
+async def test_a_signed_in_shopper_may_name_the_item_instead_of_the_order_number():
+    form = ValidateOrderLookupForm()
+    # Only 100004 of Emma's orders has trainers: it is the one.
+    dispatcher = CollectingDispatcher()
+    assert not form.interrupts("order_number", "the trainers", named_item("the trainers").latest_message)
+    result = await form.validate_order_number("the trainers", dispatcher, named_item("the trainers"), {})
+    assert result["order_number"] == result["verified_order"] == "100004" and dispatcher.messages == []
+    # Two of hers have the hoodie: both are offered, newest first, and the question waits.
+    dispatcher = CollectingDispatcher()
+    result = await form.validate_order_number("the hoodie one", dispatcher, named_item("the hoodie one"), {})
+    [message] = dispatcher.messages
+    assert result == {"order_number": None} and message["response"] == "utter_ask_which_order_with_item"
+    assert [b["payload"] for b in message["buttons"]] == ["100011", "100002"]
+    assert [b["title"] for b in message["buttons"]] == ["#100011 · Zip hoodie, grey, M +1", "#100002 · Zip hoodie, grey, M"]
+    # The question that starts the look-up may name the item too.
+    asking = named_item("has my trainers order shipped?", {"requested_slot": None}, intent="order_status")
+    assert await form.extract_order_number(CollectingDispatcher(), asking, {}) == {"order_number": "100004"}
+    dispatcher = CollectingDispatcher()
+    assert await form.extract_order_number(dispatcher, named_item("where's my hoodie?", {"requested_slot": None}), {}) == {"order_number": None}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_which_order_with_item"]
+    # ... and the validation of that empty number adds nothing to the question.
+    dispatcher = CollectingDispatcher()
+    assert await form.validate_order_number(None, dispatcher, named_item("where's my hoodie?", {"requested_slot": None}), {}) == {"order_number": None}
+    assert dispatcher.messages == []
+    # After the trainers, "and the lamp?" is about the order with the lamp, not the trainers' one.
+    after_trainers = {"requested_slot": None, "order_number": "100004", "verified_order": "100004", "verified_by": "cust-emma"}
+    assert await form.required_slots([], CollectingDispatcher(), named_item("and the lamp?", after_trainers), {}) == ["order_number"]
+    assert await form.extract_order_number(CollectingDispatcher(), named_item("and the lamp?", after_trainers), {}) == {"order_number": "100014"}
+    assert await form.required_slots([], CollectingDispatcher(), named_item("are the trainers here yet?", after_trainers), {}) == []
+    # An item's name the model takes for another intent, unsure, is an answer; a sure request for a person is not.
+    unsure = {**named_item("the trainers").latest_message, "intent": {"name": "talk_to_human", "confidence": 0.55}}
+    assert not form.interrupts("order_number", "the trainers", unsure)
+    sure = {**named_item("a person please, about the trainers").latest_message, "intent": {"name": "talk_to_human", "confidence": 0.98}}
+    assert form.interrupts("order_number", "a person please, about the trainers", sure)
+    # Nothing of hers: an ordinary interruption (a FAQ), and Noah's tote bag is no answer.
+    assert form.interrupts("order_number", "do you sell gift cards", named_item("do you sell gift cards").latest_message)
+    assert await form.validate_order_number("the tote bag", CollectingDispatcher(), named_item("the tote bag"), {}) == {"order_number": None}
 
 
 async def test_expired_or_forged_identity_counts_as_anonymous():
@@ -82,7 +129,9 @@ async def test_expired_or_forged_identity_counts_as_anonymous():
 
 
 async def validate_number(value, slots=None, metadata=None):
+    """The shopper's answer to the number question."""
     dispatcher = CollectingDispatcher()
+    slots = {"requested_slot": "order_number", **(slots or {})}
     result = await ValidateOrderLookupForm().validate_order_number(value, dispatcher, tracker(slots, metadata=metadata), {})
     return result, [m["response"] for m in dispatcher.messages]
 
@@ -109,9 +158,18 @@ async def test_no_number_gets_help_instead_of_a_bare_refusal(text, response):
     assert result == {"order_number": None} and [m["response"] for m in dispatcher.messages] == [response]
 
 
+@pytest.mark.parametrize("text", ["i don't remember which email i used", "I forgot the e-mail", "lupa emailnya kak"])
+async def test_a_shopper_who_does_not_know_the_contact_is_offered_the_phone_and_a_person(text):
+    form = ValidateOrderLookupForm()
+    faq_reading = {"text": text, "intent": {"name": "faq"}, "entities": []}
+    assert not form.interrupts("order_contact", text, faq_reading)
+    result, responses = await validate_contact(text, {"order_number": "100004"})
+    assert result == {"order_contact": None} and responses == ["utter_order_contact_unknown"]
+
+
 async def test_a_signed_in_shopper_is_not_told_their_email_was_noted():
     dispatcher = CollectingDispatcher()
-    signed_in = tracker(text="noah@example.com", metadata=signed("cust-emma"))
+    signed_in = tracker({"requested_slot": "order_number"}, text="noah@example.com", metadata=signed("cust-emma"))
     await ValidateOrderLookupForm().validate_order_number("noah@example.com", dispatcher, signed_in, {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_invalid_order_number"]
 
@@ -181,9 +239,23 @@ async def test_after_eight_failures_the_bot_stops_asking_and_offers_a_human():
     assert [m["response"] for m in dispatcher.messages] == ["utter_verification_locked"]
 
 
+async def test_after_an_answer_a_signed_in_shopper_naming_another_item_asks_about_that_order():
+    from actions.faq import ActionNotSure
+
+    latest = {"text": "and the trainers?", "intent": {"name": "nlu_fallback"}, "intent_ranking": [], "entities": [], "metadata": signed("cust-emma")}
+    events = [{"event": "action", "name": "action_answer_order_question"}, {"event": "action", "name": "action_listen"},
+              {"event": "user", "text": latest["text"], "parse_data": latest}]
+    slots = {"verified_order": "100002", "verified_by": "cust-emma", "order_number": "100002", "order_topic": "track_shipment"}
+    after = Tracker("shopper", slots, latest, events, False, None, {}, "action_listen")
+    assert await ActionNotSure(None).run(CollectingDispatcher(), after, {}) == [
+        SlotSet("order_topic", "track_shipment"), FollowupAction("order_lookup_form")]
+
+
 async def test_signed_in_shopper_cannot_open_someone_elses_order():
     result, responses = await validate_number("100016", metadata=signed("cust-emma"))
-    assert responses == ["utter_order_not_found"] and result["verified_order"] is None
+    assert responses == ["utter_order_not_in_account"] and result["verified_order"] is None and result["order_number"] is None
+    # No such order at all: the same words, so that nothing tells which.
+    assert (await validate_number("999999", metadata=signed("cust-emma")))[1] == ["utter_order_not_in_account"]
     result, responses = await validate_number("100004", metadata=signed("cust-emma"))
     assert result["verified_order"] == "100004" and result["verified_by"] == "cust-emma" and responses == []
 
@@ -259,7 +331,8 @@ async def test_several_orders_in_one_chat_each_proven_once_and_no_failed_guess_c
     ([("out_of_scope", 0.56), ("track_shipment", 0.29), ("inform", 0.13)], "track_shipment"),
 ])
 async def test_a_faq_like_message_naming_an_order_asks_the_best_ranked_order_question(ranking, topic):
-    latest = {"text": "can i return order 100005 instead", "intent": {"name": ranking[0][0]}, "entities": [], "metadata": {},
+    latest = {"text": "can i return order 100005 instead", "intent": {"name": ranking[0][0]}, "metadata": {},
+              "entities": [{"entity": "order_id", "value": "100005"}],
               "intent_ranking": [{"name": name, "confidence": c} for name, c in ranking]}
     asked_before = [{"event": "slot", "name": "order_topic", "value": "refund_status"}, {"event": "user", "text": latest["text"]}]
     form_tracker = Tracker("shopper", {"order_topic": "refund_status"}, latest, asked_before, False, None, {"name": "order_lookup_form"}, "action_listen")
@@ -397,7 +470,7 @@ def test_the_address_is_recorded_without_the_words_around_it(typed, address):
 )
 async def test_return_request_applies_the_auto_approval_rule(kind, reason, expected, status_then):
     responses, _, events = await answer("100005", "return_request")
-    assert responses == [] and events == [SlotSet("follow_up", "return_form")]
+    assert responses == [] and events == [SlotSet("return_kind", None), SlotSet("return_reason", None), SlotSet("follow_up", "return_form")]
     dispatcher = CollectingDispatcher()
     events = await ActionSubmitReturn().run(
         dispatcher, tracker({"verified_order": "100005", "return_kind": kind, "return_reason": reason}), {}
@@ -411,7 +484,7 @@ async def test_return_request_applies_the_auto_approval_rule(kind, reason, expec
 async def test_a_rejected_request_gets_one_second_round_without_the_seller_rule():
     responses, _, events = await answer("100013", "return_request")
     # What happened to the first request, then the form asks for the choice again.
-    assert responses == ["utter_return_declined_ask_again"] and events == [SlotSet("follow_up", "return_form")]
+    assert responses == ["utter_return_declined_ask_again"] and events == [SlotSet("return_kind", None), SlotSet("return_reason", None), SlotSet("follow_up", "return_form")]
     dispatcher = CollectingDispatcher()
     slots = {"verified_order": "100013", "return_kind": "return_and_refund", "return_reason": "damaged"}
     await ActionSubmitReturn().run(dispatcher, tracker(slots), {})
@@ -561,6 +634,28 @@ async def test_a_question_about_several_orders_answers_each_the_shopper_may_see(
     assert "100016" not in json.dumps(dispatcher.messages[:2])
 
 
+async def test_a_follow_up_naming_another_order_is_about_that_order_only():
+    emma = {"verified_order": "100005", "verified_by": "contact", "order_number": "100005", "order_topic": "track_shipment", "orders_proven": ["100004", "100005"]}
+    events = [*asked("where is 100004", "track_shipment", "100004"), *asked("emma@example.com", "inform"), *asked("and 100005?", "inform", "100005")]
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(emma, events=events), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_tracking_delivered"]
+
+
+async def test_a_new_question_naming_no_order_is_not_about_the_orders_of_an_earlier_one():
+    emma = {"verified_order": "100005", "verified_by": "contact", "order_number": "100005", "order_topic": "track_shipment", "orders_proven": ["100004", "100005"]}
+    earlier = [*asked("where are 100004 and 100005", "track_shipment", "100004", "100005"),
+               {"event": "slot", "name": "requested_slot", "value": "order_contact"}, *asked("emma@example.com", "inform"),
+               {"event": "slot", "name": "requested_slot", "value": None}]
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(emma, events=[*earlier, *asked("has it shipped yet?", "track_shipment")]), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_tracking_delivered"]
+    # The contact given for the two-order question: both are answered.
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker({**emma, "verified_order": "100004", "order_number": "100004"}, events=earlier[:-1]), {})
+    assert len(dispatcher.messages) == 2
+
+
 async def test_a_signed_in_shopper_asking_about_several_orders_sees_only_their_own():
     slots = {"verified_order": "100004", "verified_by": "cust-emma", "order_number": "100004", "order_topic": "track_shipment"}
     dispatcher = CollectingDispatcher()
@@ -598,9 +693,16 @@ async def test_a_reason_given_with_the_return_request_is_not_asked_again():
     events = await ActionAnswerOrderQuestion().run(
         dispatcher, tracker(slots, events=asked("i want to return 100005, it arrived broken", "return_request", "100005")), {},
     )
-    assert SlotSet("return_reason", "damaged") in events and SlotSet("follow_up", "return_form") in events
-    # A question names no reason ("can I return it if it's the wrong size?"): the form asks.
+    assert events == [SlotSet("return_kind", None), SlotSet("return_reason", "damaged"), SlotSet("follow_up", "return_form")]
+    # A question names no reason ("can I return it if it's the wrong size?"): the form asks
+    # both, whatever a return the shopper left half-way had chosen.
+    left_half_way = {**slots, "return_kind": "refund_only", "return_reason": "size_fit"}
     events = await ActionAnswerOrderQuestion().run(
-        CollectingDispatcher(), tracker(slots, events=asked("can I return 100005 if it's the wrong size?", "return_request", "100005")), {},
+        CollectingDispatcher(), tracker(left_half_way, events=asked("can I return 100005 if it's the wrong size?", "return_request", "100005")), {},
     )
+    assert events == [SlotSet("return_kind", None), SlotSet("return_reason", None), SlotSet("follow_up", "return_form")]
+    # A question while the form asks for the reason keeps the kind chosen.
+    mid_form = [{"event": "slot", "name": "requested_slot", "value": "return_reason"},
+                *asked("can I return 100005 if it's the wrong size?", "return_request", "100005")]
+    events = await ActionAnswerOrderQuestion().run(CollectingDispatcher(), tracker(left_half_way, events=mid_form), {})
     assert events == [SlotSet("follow_up", "return_form")]

@@ -142,6 +142,25 @@ async def test_two_sellers_editing_the_same_faq_the_second_is_refused(client, se
     assert next(f for f in load_faqs(seller_files.faq_dir) if f.id == "return_policy").answer == "Alice's answer"
 
 
+async def test_the_seller_writes_the_welcome_in_english_and_in_indonesian(client, seller_files):
+    from bot.shop.settings import load_settings
+
+    csrf = await log_in(client)
+    page = await (await client.get("/admin")).text()
+    versions = dict(re.findall(r'name="language" value="(\w+)">\s*<input type="hidden" name="version" value="([0-9a-f]+)"', page))
+    assert set(versions) == {"en", "id"}
+    response = await client.post("/admin/welcome-text", data={
+        "csrf_token": csrf, "language": "id", "version": versions["id"], "text": "Halo, Kak! Ada yang bisa dibantu?"})
+    assert response.status == 200 and "Halo, Kak! Ada yang bisa dibantu?" in await response.text()
+    settings = load_settings(seller_files.shop_settings_file)
+    assert settings.chat_welcome_id == "Halo, Kak! Ada yang bisa dibantu?" and settings.chat_welcome.startswith("Hi! Welcome")
+    # The English form's version was not touched by the Indonesian edit; a stale Indonesian one is refused.
+    stale = await client.post("/admin/welcome-text", data={"csrf_token": csrf, "language": "id", "version": versions["id"], "text": "Lagi"})
+    assert stale.status == 409
+    unknown = await client.post("/admin/welcome-text", data={"csrf_token": csrf, "language": "fr", "version": versions["en"], "text": "Salut"})
+    assert unknown.status == 400 and load_settings(seller_files.shop_settings_file).chat_welcome.startswith("Hi! Welcome")
+
+
 async def test_welcome_buttons_are_limited_to_five(client, seller_files):
     csrf = await log_in(client)
     ids = [faq.id for faq in load_faqs(seller_files.faq_dir)][:6]

@@ -126,6 +126,13 @@ def test_the_welcome_text_is_saved_in_shop_yml_keeping_comments_and_can_be_rever
     [revision] = [r for r in editor.revisions() if r.subject == CHAT_WELCOME]
     editor.revert(revision.id, "seller")
     assert editor.chat_welcome() == original
+    # The Indonesian one is its own setting, with its own history.
+    indonesian = editor.chat_welcome("id")
+    editor.set_chat_welcome("Halo dari toko!", text_version(indonesian), "seller", "id")
+    assert editor.shop.settings.chat_welcome_id == "Halo dari toko!" and editor.chat_welcome() == original
+    [revision] = [r for r in editor.revisions() if r.subject == "chat_welcome_id"]
+    editor.revert(revision.id, "seller")
+    assert editor.chat_welcome("id") == indonesian
 
 
 def test_broken_files_on_disk_block_edits_with_the_problem(editor):

@@ -176,7 +176,9 @@ def test_the_console_shows_the_verified_orders_customer_its_details_and_its_dead
     details = shown["order_details"]
     assert (details["number"], details["status"], details["status_label"]) == ("100002", "ready_to_ship", "Ready to ship")
     assert details["total"].startswith("€") and details["deadline"]["at"] == deadline_at.isoformat()
-    clock = deadline_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M")
+    # The clock names the day only when the deadline falls on another day in Berlin than now.
+    local, local_now = deadline_at.astimezone(ZoneInfo("Europe/Berlin")), now.astimezone(ZoneInfo("Europe/Berlin"))
+    clock = f"{local:%H:%M}" if local.date() == local_now.date() else f"{local:%a} {local.day} {local:%b %H:%M}"
     assert shown["urgency"] == {"level": "red", "reason": f"ship by {clock} — 1 h 20 min left",
                                 "deadline_at": deadline_at.isoformat()}
     assert shown["waiting_since"]["ago"] == "5 min ago"

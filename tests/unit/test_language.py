@@ -2,7 +2,7 @@
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.language import language_of
+from bot.language import browser_language, clear_language_of, language_of
 from bot.nlu.language import LanguageDetector
 
 INDONESIAN = [
@@ -57,14 +57,32 @@ def test_enough_sentences_of_each_language():
     assert len(INDONESIAN) >= 40 and len(ENGLISH) >= 40
 
 
-def test_the_component_marks_indonesian_messages_only():
+@pytest.mark.parametrize("text, language", [
+    ("pesanan saya belum sampai", "id"), ("halo kak", "id"), ("where is my order", "en"), ("I want to return the shoes", "en"),
+    ("ok", None), ("thanks", None), ("100001", None), ("emma@example.com", None), ("no thanks", None),
+    ("order 100001 ya", None),  # one English word and a shared one: unclear
+])
+def test_only_a_clear_language_is_told(text, language):
+    assert clear_language_of(text) == language
+
+
+def test_the_component_marks_messages_whose_language_is_clear():
     indonesian = Message(data={"text": "pesanan saya belum sampai", "entities": [{"entity": "order_id", "value": "100001"}]})
     english = Message(data={"text": "my order has not arrived"})
-    payload = Message(data={"text": "/talk_to_human"})
-    empty = Message(data={"text": ""})
-    LanguageDetector().process([indonesian, english, payload, empty])
+    unclear, payload, empty = Message(data={"text": "ok 100001"}), Message(data={"text": "/talk_to_human"}), Message(data={"text": ""})
+    LanguageDetector().process([indonesian, english, unclear, payload, empty])
     assert indonesian.get("entities") == [
         {"entity": "order_id", "value": "100001"},
         {"entity": "language", "value": "id", "start": 0, "end": 25, "extractor": "LanguageDetector"},
     ]
-    assert not english.get("entities") and not payload.get("entities") and not empty.get("entities")
+    assert english.get("entities") == [{"entity": "language", "value": "en", "start": 0, "end": 24, "extractor": "LanguageDetector"}]
+    assert not unclear.get("entities") and not payload.get("entities") and not empty.get("entities")
+
+
+@pytest.mark.parametrize("header, language", [
+    ("id-ID,id;q=0.9,en-US;q=0.8", "id"), ("in", "id"), ("en-GB,en;q=0.9,id;q=0.5", "en"),
+    ("fr-FR,fr;q=0.9,id;q=0.7,en;q=0.6", "id"),  # the first of ours the browser names, by its weight
+    ("en;q=0.2, id;q=0.8", "id"), ("de-DE", None), ("", None), ("id;q=0", None), ("id;q=abc, en", "en"),
+])
+def test_the_browsers_preferred_language_of_ours(header, language):
+    assert browser_language(header) == language

@@ -145,10 +145,10 @@ def test_examples_are_encoded_once_per_version_not_per_message_or_file_change(mo
     examples = (("payment", ("a new example for this test only",)),)
     matcher = SensitiveTopicMatcher(rules(sensitive_examples=examples))
     for _ in range(3):
-        matcher.topic("hello")
+        matcher.topic("hello there friend")
     SensitiveTopicMatcher(rules(sensitive_examples=examples, fallbacks_in_a_row=3))  # shop.yml changed elsewhere
     assert encoded.count(("a new example for this test only",)) == 1
-    assert encoded.count(("hello",)) == 3
+    assert encoded.count(("hello there friend",)) == 3
 
 
 def test_the_router_follows_shop_yml_and_sends_other_words_to_a_person(tmp_path, monkeypatch):
@@ -213,3 +213,9 @@ def test_the_new_fields_load(tmp_path):
 def test_errors_name_the_field(tmp_path, handoff, field):
     with pytest.raises(SettingsError, match=field.replace("[", r"\[")):
         load_settings(shop_yml(tmp_path, handoff))
+
+
+def test_a_word_or_two_is_judged_by_the_phrases_only():
+    matcher = SensitiveTopicMatcher(rules(sensitive_examples=(("angry", ("stop lying to me",)),)))
+    assert matcher.topic("stop") is None  # the form's "stop", not anger
+    assert matcher.topic("stop lying to me") == "angry"
