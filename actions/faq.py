@@ -241,13 +241,13 @@ class ActionGreet(Action):
         return []
 
 
-# After these, a plain "no" means the shopper's question is still open, not "nothing else".
-STILL_UNANSWERED = frozenset({"utter_not_sure", "utter_default"})
+# The bot's "Anything else I can help with?": a plain "no" after one means "nothing else".
+ANYTHING_ELSE = frozenset({"utter_you_are_welcome", "utter_how_can_i_help", "utter_form_stopped"})
 
 
 class ActionPlainNo(Action):
-    """A "no" with nothing pending: mostly "no, nothing else" (a friendly close), but after
-    "is it one of these?" the shopper still has a question."""
+    """A "no" with nothing pending: after "anything else?" a friendly close; otherwise (after
+    "is it one of these?", or a "why not?" the model took for a no) the bot asks what else."""
 
     def name(self) -> Text:
         return "action_plain_no"
@@ -258,7 +258,7 @@ class ActionPlainNo(Action):
         before, _ = tracker_events.split_at_latest_message(tracker.events)
         said = [event for event in before if tracker_events.is_bot(event)]
         last = (said[-1].get("metadata") or {}).get("utter_action") if said else None
-        dispatcher.utter_message(response="utter_how_can_i_help" if last in STILL_UNANSWERED else "utter_nothing_else")
+        dispatcher.utter_message(response="utter_nothing_else" if last in ANYTHING_ELSE else "utter_how_can_i_help")
         return []
 
 

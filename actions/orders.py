@@ -103,6 +103,24 @@ def _pick_order_by_item(dispatcher: CollectingDispatcher, named: List[Tuple[str,
     return None
 
 
+def _offered_order_for_the_contact(tracker: Tracker) -> Optional[str]:
+    """After "you also asked about these orders; each needs its own check: tap one", a contact
+    typed instead of a tap: the first of those orders, to check the contact on."""
+    message = tracker.latest_message
+    if tracker.get_slot("requested_slot") is not None or entity_values(message, "order_id"):
+        return None
+    if not (entity_values(message, "email") or entity_values(message, "phone")):
+        return None
+    before, _ = tracker_events.split_at_latest_message(tracker.events)
+    for event in reversed(before):
+        if tracker_events.is_user(event):
+            break
+        if tracker_events.is_bot(event) and (event.get("metadata") or {}).get("utter_action") == "utter_ask_about_other_orders":
+            offered = [button.get("payload") for button in (event.get("data") or {}).get("buttons") or []]
+            return next((number for number in offered if number and number != tracker.get_slot("order_number")), None)
+    return None
+
+
 def _names_another_item(tracker: Tracker) -> bool:
     """Whether a signed-in shopper's new question names an item that the order asked about
     before does not have ("and where are my trainers?" after the hoodie)."""
@@ -167,7 +185,8 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
     ) -> List[Text]:
         try:
             desk = order_desk()
-            if tracker.get_slot("order_number") and verified_order(desk, tracker) and not _names_another_item(tracker):
+            another_order = _names_another_item(tracker) or _offered_order_for_the_contact(tracker)
+            if tracker.get_slot("order_number") and verified_order(desk, tracker) and not another_order:
                 return []
             if signed_in_customer(desk, tracker):
                 return ["order_number"]
@@ -183,6 +202,9 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         the number question naming an item is validate_order_number's.)"""
         if tracker.get_slot("requested_slot") is not None:
             return {}
+        offered = _offered_order_for_the_contact(tracker)
+        if offered:
+            return {"order_number": offered}
         named = orders_with_named_item(tracker.latest_message)
         if not named or tracker.get_slot("order_number") in [number for number, _ in named]:
             return {}  # (the order asked about before has it: the question is about that one)
@@ -245,9 +267,10 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
                 # The shopper's own further order (or one proven before): no new proof needed.
                 return {"order_number": number, **_proven_by_contact(tracker, number)}
             unverified = {"order_number": number, "order_contact": None, "verified_order": None, "verified_by": None}
-            if proven:
+            if proven and not _gives_contact(message):
                 # Someone else's order, or one under another e-mail: the form asks for its contact.
                 # The proven contact is not tried on it, so nothing counts as a failed guess.
+                # (A contact in this very message is this order's: it is checked below.)
                 return unverified
             contact = normalise_contact(tracker.get_slot("order_contact"))
             if contact:

@@ -312,14 +312,17 @@ class OrderDesk:
                 return problem
             if order.status == IN_DELIVERY and "estimated_delivery" not in values:
                 return [Reply("utter_order_status_in_delivery_no_estimate", values)]
-            if order.status == READY_TO_SHIP and order.logistics == SELF_SHIPPING and rules.lateness(
-                order.created_at, None, self.clock(), self.settings.self_shipping_deadline_days, self.settings.at_risk_days
-            ) == rules.LATE:
-                return [Reply("utter_late_not_shipped_late", values)]  # past its deadline: not "it ships by ..."
+            if self._unshipped_past_deadline(order):
+                return [Reply("utter_late_not_shipped_late", values)]  # not "it ships by ..."
             replies = [Reply(f"utter_order_status_{order.status}", values)]
             if order.status == CANCELLED:
                 replies += self._cancellation_replies(order, values)
             return replies
+
+    def _unshipped_past_deadline(self, order: Order) -> bool:
+        return order.status == READY_TO_SHIP and order.logistics == SELF_SHIPPING and rules.lateness(
+            order.created_at, None, self.clock(), self.settings.self_shipping_deadline_days, self.settings.at_risk_days
+        ) == rules.LATE
 
     def _parcel_problem(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
         """A parcel lost or damaged on the way of an order not cancelled yet: whatever the
@@ -336,8 +339,11 @@ class OrderDesk:
             shipment = order.shipment
             if order.status == CANCELLED and (shipment is None or not shipment.problem):
                 return [Reply("utter_tracking_cancelled", values)]
+            if order.status == PENDING_PAYMENT:
+                return [Reply("utter_order_status_pending_payment", values)]  # nothing to ship before it is paid
             if shipment is None:
-                return [Reply("utter_tracking_not_shipped", values)]
+                late = self._unshipped_past_deadline(order)
+                return [Reply("utter_late_not_shipped_late" if late else "utter_tracking_not_shipped", values)]
             values["events"] = self.wording.events(shipment)
             if shipment.problem:
                 return [Reply(f"utter_tracking_parcel_{shipment.problem}", values)]

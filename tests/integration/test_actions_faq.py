@@ -164,10 +164,10 @@ async def test_a_broken_shop_yml_keeps_the_last_good_welcome(tmp_path, demo_shop
 
 @pytest.mark.parametrize("bot_said, reply", [
     ("utter_you_are_welcome", "utter_nothing_else"),  # "Anything else?" "No": a friendly close
-    (None, "utter_nothing_else"),  # an FAQ's answer (a text, no response name)
     ("utter_not_sure", "utter_how_can_i_help"),  # "Is it one of these?" "No": still a question
+    (None, "utter_how_can_i_help"),  # an FAQ's answer (a text, no response name), then "why not?" read as a no
 ])
-async def test_a_plain_no_closes_unless_the_question_is_still_open(tmp_path, bot_said, reply):
+async def test_a_plain_no_closes_only_after_anything_else(tmp_path, bot_said, reply):
     events = [{"event": "bot", "text": "...", "metadata": {"utter_action": bot_said} if bot_said else {}},
               {"event": "action", "name": "action_listen"}, {"event": "user", "text": "no"}]
     messages, _ = await run(ActionPlainNo(), tracker_for([], text="no", events=events))

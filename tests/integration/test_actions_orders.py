@@ -363,6 +363,8 @@ async def test_no_answer_about_the_verified_order_while_another_is_asked_about()
         ("100014", "refund_status", ["utter_tracking_parcel_damaged"]),  # its refund is what the team sorts out
         ("100007", "order_status", ["utter_order_status_cancelled", "utter_cancellation_reason_by_seller", "utter_refund_paid"]),
         ("100001", "track_shipment", ["utter_tracking_not_shipped"]),
+        ("100003", "track_shipment", ["utter_late_not_shipped_late"]),  # no tracking, and past its deadline
+        ("100015", "track_shipment", ["utter_order_status_pending_payment"]),  # not paid yet: nothing ships
         ("100004", "track_shipment", ["utter_tracking"]),
         ("100005", "track_shipment", ["utter_tracking_delivered"]),
         ("100009", "track_shipment", ["utter_tracking_parcel_lost"]),
@@ -654,6 +656,25 @@ async def test_a_new_question_naming_no_order_is_not_about_the_orders_of_an_earl
     dispatcher = CollectingDispatcher()
     await ActionAnswerOrderQuestion().run(dispatcher, tracker({**emma, "verified_order": "100004", "order_number": "100004"}, events=earlier[:-1]), {})
     assert len(dispatcher.messages) == 2
+
+
+async def test_a_contact_typed_after_the_other_orders_are_offered_is_checked_on_the_first_of_them():
+    offer = {"event": "bot", "text": "You also asked about these orders.", "metadata": {"utter_action": "utter_ask_about_other_orders"},
+             "data": {"buttons": [{"title": "#100003", "payload": "100003"}]}}
+    slots = {"verified_order": "100001", "verified_by": "contact", "order_number": "100001", "orders_proven": ["100001"], "requested_slot": None}
+    latest = {"text": "liam@example.com", "intent": {"name": "inform"}, "entities": [{"entity": "email", "value": "liam@example.com"}], "metadata": {}}
+    events = [*asked("status 100001 and 100003", "order_status", "100001", "100003"), offer, {"event": "user", "text": latest["text"], "parse_data": latest}]
+    typed = Tracker("shopper", slots, latest, events, False, None, {"name": "order_lookup_form"}, "action_listen")
+    form = ValidateOrderLookupForm()
+    assert await form.required_slots([], CollectingDispatcher(), typed, {}) == ["order_number", "order_contact"]
+    assert await form.extract_order_number(CollectingDispatcher(), typed, {}) == {"order_number": "100003"}
+    # ... and checked on it: Liam's e-mail proves his order.
+    proving = Tracker("shopper", {**slots, "order_number": "100003", "order_contact": "liam@example.com"}, latest, events, False, None, {}, "action_listen")
+    result = await form.validate_order_number("100003", CollectingDispatcher(), proving, {})
+    assert result["verified_order"] == "100003" and result["orders_proven"] == ["100001", "100003"]
+    # Once the shopper has written something else in between, a contact is no longer for the offer.
+    later = [*events[:-1], {"event": "user", "text": "thanks"}, {"event": "bot", "text": "You're welcome!"}, events[-1]]
+    assert await form.required_slots([], CollectingDispatcher(), Tracker("shopper", slots, latest, later, False, None, {}, "action_listen"), {}) == []
 
 
 async def test_a_signed_in_shopper_asking_about_several_orders_sees_only_their_own():
