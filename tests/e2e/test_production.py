@@ -11,30 +11,10 @@ import aiohttp
 import pytest
 
 from tests.conftest import POSTGRES_URL
+from tests.e2e.conftest import free_ports
 from tests.e2e.shop_web import PRODUCT_TOKEN, post, process_group_alive, start_product, stop_product
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
-
-
-def _consecutive_free_ports(count: int) -> int:
-    import socket
-
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            first = sock.getsockname()[1]
-        try:
-            sockets = []
-            for port in range(first, first + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
 
 
 def _services_or_skip():
@@ -78,8 +58,8 @@ def production(product_home):
     databases = (f"shop_e2e_{suffix}", f"shop_e2e_tracker_{suffix}")
     server = make_url(POSTGRES_URL)
     home = product_home
-    rasa_port = _consecutive_free_ports(2)
-    ports = {"RASA_PORT": rasa_port, "ACTIONS_PORT": _consecutive_free_ports(1), "WEB_PORT": _consecutive_free_ports(1)}
+    rasa_port = free_ports(2)
+    ports = {"RASA_PORT": rasa_port, "ACTIONS_PORT": free_ports(1), "WEB_PORT": free_ports(1)}
     env = {
         **os.environ, **{k: str(v) for k, v in ports.items()},
         "DATABASE_URL": str(server.set(database=databases[0])),
