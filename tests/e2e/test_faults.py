@@ -18,8 +18,9 @@ import requests
 from bot.config import PROJECT_DIR, Config
 from bot.shop.context import ShopContext
 from bot.shop.tickets import BOT_TROUBLE, TicketDesk
+from tests.e2e.conftest import free_ports
 from tests.e2e.shop_web import PRODUCT_TOKEN, process_group_alive
-from tests.e2e.test_production import REDIS_URL, _consecutive_free_ports, _drop_databases, _services_or_skip
+from tests.e2e.test_production import REDIS_URL, _drop_databases, _services_or_skip
 
 
 class TcpProxy:
@@ -159,8 +160,8 @@ def deployment(product_home, tmp_path_factory):
     home = product_home
     base = {
         **os.environ,
-        "RASA_PORT": str(_consecutive_free_ports(2)), "ACTIONS_PORT": str(_consecutive_free_ports(1)),
-        "WEB_PORT": str(_consecutive_free_ports(1)),
+        "RASA_PORT": str(free_ports(2)), "ACTIONS_PORT": str(free_ports(1)),
+        "WEB_PORT": str(free_ports(1)),
         # The shop's data through the proxy the tests cut; the conversations directly.
         "DATABASE_URL": str(server.set(database=databases[0], host="127.0.0.1", port=proxy.port)),
         "TRACKER_STORE_URL": str(server.set(database=databases[1])),
