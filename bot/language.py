@@ -71,7 +71,10 @@ def _votes(text: str) -> Tuple[float, float]:
 
 def language_of(text: str) -> str:
     """`id` for a message in Indonesian, else `en` (also for messages with no words)."""
-    indonesian, english = _votes(text)
+    return _language_by_votes(*_votes(text))
+
+
+def _language_by_votes(indonesian: float, english: float) -> str:
     return INDONESIAN if indonesian >= 1 and indonesian > english else ENGLISH
 
 
@@ -79,9 +82,9 @@ def clear_language_of(text: str) -> Optional[str]:
     """`id` for a message in Indonesian, `en` for one clearly in English (two English words and
     at most one word both languages use: "where is my order", "no, I want a refund"), else
     None: "ok", "thanks", "100001" and mixed messages say nothing about the language a shopper reads."""
-    if language_of(text) == INDONESIAN:
-        return INDONESIAN
     indonesian, english = _votes(text)
+    if _language_by_votes(indonesian, english) == INDONESIAN:
+        return INDONESIAN
     return ENGLISH if english >= 2 and indonesian <= 0.5 else None
 
 
