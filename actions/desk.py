@@ -61,15 +61,15 @@ def customer_of_message(desk: OrderDesk, message: Dict[Text, Any]) -> Optional[s
     return verified_customer_id(desk.identity_secret(), metadata, time.time())
 
 
-def orders_with_named_item(message: Dict[Text, Any]) -> List[Tuple[str, str]]:
+def orders_with_named_item(message: Dict[Text, Any], by_kind: bool = False) -> List[Tuple[str, str]]:
     """A signed-in shopper's orders with an item the message names ("the hoodie one") instead
-    of an order number: (number, label)."""
+    of an order number: (number, label). `by_kind`: OrderDesk.orders_with_item's."""
     if any(entity.get("entity") == "order_id" for entity in message.get("entities") or []):
         return []
     try:
         desk = order_desk()
         customer = customer_of_message(desk, message)
-        return desk.orders_with_item(customer, message.get("text") or "") if customer else []
+        return desk.orders_with_item(customer, message.get("text") or "", by_kind) if customer else []
     except SERVICE_ERRORS:
         return []
 

@@ -125,7 +125,7 @@ class ActionAnswerFaq(FaqAction):
         faq = selected_faq(tracker, self.store)
         if faq is None:
             return say_not_sure(dispatcher, tracker, domain, self.store)
-        buttons = [{"title": b.title, "payload": b.payload} for b in faq.buttons]
+        buttons = [{"title": b.title_in(tracker.get_slot("language")), "payload": b.payload} for b in faq.buttons]
         dispatcher.utter_message(text=faq.answer_in(tracker.get_slot("language")), buttons=buttons)
         offer_other_questions(dispatcher, tracker.latest_message)
         return []
@@ -160,6 +160,20 @@ def order_question_in_context(tracker: Tracker) -> Optional[Text]:
     if (unsure or len((message.get("text") or "").split()) <= SHORT_FOLLOW_UP_WORDS) and orders_with_named_item(message):
         return tracker.get_slot("order_topic") or "order_status"
     return None
+
+
+def order_question_naming_an_item(tracker: Tracker) -> Optional[Text]:
+    """A signed-in shopper's message the model did not understand (out of scope, unsure) but
+    that names an item of their orders ("where is my tote bag"): the order question it asks,
+    the best-ranked order intent (else the order's status). None while a form or a yes/no
+    question waits. The item counts by the word that says what it is ("bag", not "canvas": "what
+    is canvas made of" asks no order question)."""
+    message = tracker.latest_message
+    if tracker.get_slot("follow_up") or (tracker.active_loop or {}).get("name") or not orders_with_named_item(message, by_kind=True):
+        return None
+    likely = (r["name"] for r in message.get("intent_ranking") or []
+              if r.get("name") in ORDER_INTENTS and (r.get("confidence") or 0) >= ORDER_READING_IN_CONTEXT)
+    return next(likely, "order_status")
 
 
 def already_welcomed(tracker: Tracker) -> bool:
@@ -271,7 +285,23 @@ class ActionNotSure(FaqAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        topic = order_question_in_context(tracker)
+        topic = order_question_in_context(tracker) or order_question_naming_an_item(tracker)
         if topic:
             return [SlotSet("order_topic", topic), FollowupAction("order_lookup_form")]
         return say_not_sure(dispatcher, tracker, domain, self.store)
+
+
+class ActionOutOfScope(Action):
+    """A message the model reads as none of the shop's business."""
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        topic = order_question_naming_an_item(tracker)
+        if topic:
+            return [SlotSet("order_topic", topic), FollowupAction("order_lookup_form")]
+        dispatcher.utter_message(response="utter_out_of_scope")
+        return []

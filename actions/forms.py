@@ -9,7 +9,7 @@ ends.
 """
 import re
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
@@ -22,10 +22,10 @@ from bot.shop.orders import ANSWER_METHODS
 # The order questions: the intents that set `order_topic`, one for each topic the order desk answers.
 ORDER_INTENTS = frozenset(ANSWER_METHODS)
 # Intents with a rule of their own: a message with one of them that is no answer
-# interrupts the form. Other intents (greet, thank, affirm, inform) are taken as an
-# attempt to answer, and an invalid one is asked again.
+# interrupts the form (a thank-you ends it: the shopper is done). Other intents (greet,
+# affirm, inform) are taken as an attempt to answer, and an invalid one is asked again.
 INTERRUPTING_INTENTS = ORDER_INTENTS | {
-    "faq", "out_of_scope", "nlu_fallback", "bot_challenge", "talk_to_human", "deny", "goodbye",
+    "faq", "out_of_scope", "nlu_fallback", "bot_challenge", "talk_to_human", "deny", "goodbye", "thank",
 }
 
 QUESTION = re.compile(
@@ -56,12 +56,13 @@ class LettingGoFormValidation(FormValidationAction, ABC):
     """A form validation that rejects the form when the latest message interrupts it."""
 
     @abstractmethod
-    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
-        """Whether `message`, which filled the requested `slot` with `value`, is no answer to it."""
+    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any], tracker: Optional[Tracker] = None) -> bool:
+        """Whether `message`, which filled the requested `slot` with `value`, is no answer to it
+        (`tracker`: the conversation, where what the bot offered matters)."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         slot = tracker.get_slot(REQUESTED_SLOT)
         candidates = tracker.slots_to_validate()
-        if slot in candidates and self.interrupts(slot, candidates[slot], tracker.latest_message):
+        if slot in candidates and self.interrupts(slot, candidates[slot], tracker.latest_message, tracker):
             return [SlotSet(slot, None), ActionExecutionRejected(self.form_name())]
         return await super().run(dispatcher, tracker, domain)

@@ -1,4 +1,5 @@
-"""Handing the conversation to a person: a ticket in the agents' queue, the bot paused.
+"""Handing the conversation to a person: a ticket in the agents' queue, the bot paused (or,
+while the team is away, helping on until they are back).
 
 The web service resumes the conversation when an agent resolves the ticket.
 """
@@ -18,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> List[Dict[Text, Any]]:
-    """Open (or refresh) the conversation's ticket, tell the shopper when a person replies, pause the bot."""
+    """Open (or refresh) the conversation's ticket, tell the shopper when a person replies, and
+    pause the bot if the team is in."""
     now = db.utcnow()
     try:
         shop = shop_context()
@@ -31,15 +33,18 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) ->
         dispatcher.utter_message(response="utter_handoff_unavailable")
         return []
     hours = settings.working_hours
-    opening = next_opening(hours, now)
     if is_open(hours, now):
         dispatcher.utter_message(response="utter_handoff_now")
-    elif opening is not None:
+        return [ConversationPaused()]
+    # The team is away: the ticket waits for them, and until then the bot goes on helping
+    # (bot/shop/tickets.py person_answers), so the conversation is not paused.
+    opening = next_opening(hours, now)
+    if opening is not None:
         when = describe_opening(opening, now, tracker.get_slot("language"))
         dispatcher.utter_message(response="utter_handoff_later", when=when)
     else:
         dispatcher.utter_message(response="utter_handoff_no_hours")
-    return [ConversationPaused()]
+    return []
 
 
 class ActionHandoff(Action):
@@ -51,8 +56,9 @@ class ActionHandoff(Action):
     ) -> List[Dict[Text, Any]]:
         topic = next(tracker.get_latest_entity_values("handoff_topic"), None)
         if topic is None and not asks_for_a_person_surely(tracker.latest_message):
-            # Once handed over the bot says nothing more, so an unsure reading ("mau tanya jam
-            # operasional cs" is about the hours) gets the closest FAQs and a person's button.
+            # Once handed over (while the team is in) the bot says nothing more, so an unsure
+            # reading ("mau tanya jam operasional cs" is about the hours) gets the closest FAQs
+            # and a person's button.
             return [FollowupAction("action_not_sure")]
         return hand_off(dispatcher, tracker, f"{SENSITIVE_PREFIX}{topic}" if topic else ASKED_FOR_HUMAN)
 

@@ -86,6 +86,18 @@ def _asked_again_this_turn(tracker: Tracker) -> bool:
     )
 
 
+# A phone number written without "+" starts with its country code: the marketplace's home
+# (Indonesia), its neighbours, and the shop's other markets.
+PHONE_COUNTRY_CODES = ("62", "60", "65", "63", "66", "84", "61", "44", "49", "33", "31", "34", "39")
+
+
+def _phone_shaped(number: str) -> bool:
+    """Whether a bare run of digits looks like a phone with its country code ("447700900456",
+    "6281234567890"): 11 to 13 digits starting with one. Told by the shape alone, not by looking
+    the number up, which would tell anyone which order numbers exist."""
+    return number.isdigit() and 11 <= len(number) <= 13 and number.startswith(PHONE_COUNTRY_CODES)
+
+
 def _gives_contact(message: Dict[Text, Any]) -> bool:
     return bool(entity_values(message, "email") or entity_values(message, "phone") or normalise_contact(message.get("text")))
 
@@ -101,6 +113,37 @@ def _pick_order_by_item(dispatcher: CollectingDispatcher, named: List[Tuple[str,
         return named[0][0]
     dispatcher.utter_message(response="utter_ask_which_order_with_item", buttons=order_buttons(named[:5]))
     return None
+
+
+ORDER_NUMBER_QUESTIONS = ("utter_ask_which_order_with_item", "utter_ask_order_number_signed_in", "utter_ask_order_number")
+
+
+def _latest_order_number_question(tracker: Tracker) -> Tuple[Optional[str], List[Dict[Text, Any]]]:
+    """This look-up's latest question for the order number before the shopper's message, and
+    the order buttons it offered."""
+    before, _ = tracker_events.split_at_latest_message(tracker.events)
+    for event in reversed(before):
+        if (event.get("event") == "active_loop" and not event.get("name")) or tracker_events.is_action(event, "action_session_start"):
+            break  # an earlier look-up's (or session's) question
+        utter_action = (event.get("metadata") or {}).get("utter_action") if tracker_events.is_bot(event) else None
+        if utter_action in ORDER_NUMBER_QUESTIONS:
+            return utter_action, (event.get("data") or {}).get("buttons") or []
+    return None, []
+
+
+def _unanswered_item_choice(tracker: Tracker) -> Optional[List[Dict[Text, Any]]]:
+    """The buttons of "several of your orders have that: which one?" when it is this look-up's
+    latest order-number question: a shopper who answers something else ("why is it so slow?")
+    is asked again among those orders, not among all their orders."""
+    question, buttons = _latest_order_number_question(tracker)
+    return buttons if question == "utter_ask_which_order_with_item" and buttons else None
+
+
+def _order_at_place(tracker: Tracker, text: Text) -> Optional[str]:
+    """The order a "the second one" picks among the order buttons the bot offered last."""
+    place = ordinal_choice(text)
+    _, buttons = _latest_order_number_question(tracker)
+    return buttons[place].get("payload") if place is not None and place < len(buttons) else None
 
 
 def _offered_order_for_the_contact(tracker: Tracker) -> Optional[str]:
@@ -146,6 +189,33 @@ def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
 
 
 ANOTHER_ORDER = re.compile(r"\border\b", re.IGNORECASE)
+# "the second one", "yg kedua": a place in the list of order buttons the bot offered (newest
+# first, so "the latest" and "yg terakhir" are the first).
+# first, so "the latest" and "yg terakhir", an order's word for the latest, are the first).
+# (English "last" is left out: the bottom button, or the newest order?) Indonesian "kedua" also
+# means "both": it needs "yg" or "nomor".
+ORDINALS = (
+    (0, r"first|1st|top|latest|newest|most recent|(yg|yang|nomor|no|urutan) (pertama|terbaru|terakhir|satu|1)"),
+    (1, r"second|2nd|(yg|yang|nomor|no|urutan) (kedua|ke ?2|dua|2)"),
+    (2, r"third|3rd|(yg|yang|nomor|no|urutan) (ketiga|ke ?3|tiga|3)"),
+    (3, r"fourth|4th|(yg|yang|nomor|no|urutan) (keempat|ke ?4|empat|4)"),
+    (4, r"fifth|5th|(yg|yang|nomor|no|urutan) (kelima|ke ?5|lima|5)"),
+)
+ORDINAL_WORDS_AT_MOST = 5
+
+
+def ordinal_choice(text: Any) -> Optional[int]:
+    """The place a short answer picks ("the 2nd one" → 1, "yg kedua" → 1), or None. A question
+    ("last day to return?") picks nothing."""
+    if is_question(text):
+        return None
+    text = " ".join("".join(c if c.isalnum() else " " for c in str(text or "").lower()).split())
+    if len(text.split()) > ORDINAL_WORDS_AT_MOST:
+        return None
+    for place, words in ORDINALS:
+        if re.search(rf"\b({words})\b", text):
+            return place
+    return None
 
 
 def _only_an_order_number(text: Text) -> bool:
@@ -166,7 +236,7 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
     def name(self) -> Text:
         return "validate_order_lookup_form"
 
-    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
+    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any], tracker: Optional[Tracker] = None) -> bool:
         # Another order question is no interruption here: it changes `order_topic`, and the
         # form asks its question again.
         if intent_of(message) not in INTERRUPTING_INTENTS - ORDER_INTENTS or _gives_order_details(slot, value, message):
@@ -178,7 +248,10 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         unsure = intent_of(message) in UNSURE_READINGS or (message.get("intent") or {}).get("confidence", 1.0) < SURE_INTENT
         if slot == "order_number" and unsure and not is_question(value) and orders_with_named_item(message):
             return False
-        return True
+        # "yg kedua", "the first one" (the model may read a goodbye in it): a pick among the
+        # order buttons the bot offered, unless it asks for a person or says no.
+        picks = tracker is not None and intent_of(message) not in ("talk_to_human", "deny") and _order_at_place(tracker, value)
+        return not (slot == "order_number" and picks)
 
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -239,6 +312,8 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
             value = named[0]  # several orders in one message: the first one first (the answer action adds the others)
         number = normalise_order_number(value if isinstance(value, str) else None)
         asked_for_it = tracker.get_slot("requested_slot") == "order_number"
+        if number is None and asked_for_it and intent_of(message) not in ("talk_to_human", "deny"):
+            number = _order_at_place(tracker, text)
         if number is None and asked_for_it and not is_question(text):
             named = orders_with_named_item(message)
             if named:
@@ -262,6 +337,12 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
                 # Not theirs, or no such order: the same words, so that nothing tells which.
                 dispatcher.utter_message(response="utter_order_not_in_account", number=number)
                 return {"order_number": None, "order_contact": None, "verified_order": None, "verified_by": None}
+            if _phone_shaped(number) and not tracker.get_slot("order_contact"):
+                # "447700900456" (or "my phone is 447700900456, has my order shipped?"): the
+                # ruler reads a phone written without "+" as an order number. It is kept as the
+                # contact; sent again as the answer, it is the order number after all.
+                dispatcher.utter_message(response="utter_order_number_needed_too")
+                return {"order_number": None, "order_contact": number}
             proven = tracker.get_slot("orders_proven") or []
             if any(number == order or desk.same_customer(number, order) for order in proven):
                 # The shopper's own further order (or one proven before): no new proof needed.
@@ -273,6 +354,8 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
                 # (A contact in this very message is this order's: it is checked below.)
                 return unverified
             contact = normalise_contact(tracker.get_slot("order_contact"))
+            if contact == number:
+                return unverified  # the "phone" taken as the contact, sent again: the order number
             if contact:
                 # A contact given before or with the number: check the pair now (once:
                 # validate_order_contact does not check it again).
@@ -330,6 +413,10 @@ class ActionAskOrderNumber(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if _asked_again_this_turn(tracker):
             return []
+        pending = _unanswered_item_choice(tracker)
+        if pending:
+            dispatcher.utter_message(response="utter_ask_which_order_with_item", buttons=pending)
+            return []
         try:
             desk = order_desk()
             customer = signed_in_customer(desk, tracker)
@@ -344,16 +431,23 @@ class ActionAskOrderNumber(Action):
 
 
 class ActionAskOrderContact(Action):
-    """After a contact that did not match, the question says which order it is for and that
-    a wrong order number can be sent again too."""
+    """The question thanks for the order number only right after it; asked again (after a
+    question in between, say) it names the order; after a contact that did not match, it also
+    says a wrong order number can be sent again."""
 
     def name(self) -> Text:
         return "action_ask_order_contact"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if not _asked_again_this_turn(tracker):
-            refused = _gives_contact(tracker.latest_message)
-            dispatcher.utter_message(response="utter_ask_order_contact_again" if refused else "utter_ask_order_contact")
+        if _asked_again_this_turn(tracker):
+            return []
+        number = tracker.get_slot("order_number")
+        if _gives_contact(tracker.latest_message):
+            dispatcher.utter_message(response="utter_ask_order_contact_again")
+        elif number and number == _previous_value(tracker, "order_number"):  # not given just now
+            dispatcher.utter_message(response="utter_ask_order_contact_for_order")
+        else:
+            dispatcher.utter_message(response="utter_ask_order_contact")
         return []
 
 
@@ -455,12 +549,16 @@ def _topic_message(tracker: Tracker) -> Dict[Text, Any]:
 def _orders_named(tracker: Tracker) -> List[Any]:
     """The orders the question being answered is about: named by the messages since the one
     that started this look-up (sent while the bot asked nothing); the latest that names any
-    counts ("where is 100004?" … "and 100005?": only 100005)."""
+    counts ("where is 100004?" … "and 100005?": only 100005). A number the form took as the
+    shopper's phone ("447700900123") names no order."""
     asking = None
     messages = []  # (what the bot was asking for when it came, the orders it names)
     for event in tracker.events:
         if tracker_events.is_slot(event, "requested_slot"):
             asking = event.get("value")
+        elif tracker_events.is_slot(event, "order_contact") and messages and event.get("value"):
+            came_while, named = messages[-1]
+            messages[-1] = (came_while, [n for n in named if normalise_contact(n) != event["value"]])
         elif tracker_events.is_user(event):
             messages.append((asking, entity_values(event.get("parse_data") or {}, "order_id")))
     for asking, named in reversed(messages):
@@ -544,7 +642,7 @@ class ValidateAddressForm(LettingGoFormValidation):
     def name(self) -> Text:
         return "validate_address_form"
 
-    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
+    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any], tracker: Optional[Tracker] = None) -> bool:
         # An order number here is another order: the rules leave the form for the order look-up.
         return (intent_of(message) in INTERRUPTING_INTENTS or bool(entity_values(message, "order_id"))) and not is_address(value)
 

@@ -88,7 +88,7 @@ class ValidateReturnForm(LettingGoFormValidation):
     def name(self) -> Text:
         return "validate_return_form"
 
-    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any]) -> bool:
+    def interrupts(self, slot: Text, value: Any, message: Dict[Text, Any], tracker: Optional[Tracker] = None) -> bool:
         # A question ("can I return it if it's the wrong size?") is never an answer; an order
         # number here is another order: the rules leave the form for the order look-up. A
         # choice, even of the other question ("it arrived damaged" while the kind is asked) and

@@ -39,14 +39,18 @@ class EditResult:
 
 
 def faq_from_form(form: Dict[str, str], faq_id: str) -> Faq:
-    """A FAQ from the admin form's fields (one similar question or button per line)."""
+    """A FAQ from the admin form's fields (one similar question or button per line: title,
+    payload and, if wanted, the Indonesian title)."""
     buttons = []
     for line in (form.get("buttons") or "").splitlines():
         if line.strip():
-            title, separator, payload = line.partition("|")
-            if not separator or not title.strip() or not payload.strip():
-                raise InvalidInput(f"Button line {line.strip()!r}: write it as `Title | /payload or https://link`.")
-            buttons.append(Button(title.strip(), payload.strip()))
+            title, payload, title_id, *rest = [*(part.strip() for part in line.split("|")), "", ""]
+            if not title or not payload or any(rest):
+                raise InvalidInput(
+                    f"Button line {line.strip()!r}: write it as `Title | /payload or https://link`, "
+                    "with `| Indonesian title` after it if you like."
+                )
+            buttons.append(Button(title, payload, title_id))
     return Faq(
         id=faq_id.strip(),
         category=(form.get("category") or "").strip(),
@@ -72,7 +76,7 @@ def _from_json(text: Optional[str]) -> Optional[Faq]:
     return Faq(
         id=item["id"], category=item["category"], question=item["question"], similar=tuple(item["similar"]),
         answer=item["answer"], answer_id=item.get("answer_id", ""),
-        question_id=item.get("question_id", ""), buttons=tuple(Button(b["title"], b["payload"]) for b in item.get("buttons", [])),
+        question_id=item.get("question_id", ""), buttons=tuple(Button.from_dict(b) for b in item.get("buttons", [])),
         enabled=item["enabled"], welcome=item["welcome"],
     )
 

@@ -31,6 +31,18 @@ GENERATED_HEADER = (
 class Button:
     title: str
     payload: str
+    title_id: str = ""  # the title for shoppers who write Indonesian; empty: `title`
+
+    def title_in(self, language: Optional[str]) -> str:
+        return self.title_id if language == INDONESIAN and self.title_id else self.title
+
+    def as_dict(self) -> Dict[str, str]:
+        """As a FAQ file and the admin page's history keep it."""
+        return {"title": self.title, "payload": self.payload, **({"title_id": self.title_id} if self.title_id else {})}
+
+    @classmethod
+    def from_dict(cls, item: Dict) -> "Button":
+        return cls(str(item["title"]), str(item["payload"]), str(item.get("title_id") or ""))
 
 
 @dataclass(frozen=True)
@@ -151,7 +163,7 @@ def _parse_faq(item: object, category: str, where: str, problems: List[str]):
         answer=answer,
         answer_id=answer_id,
         question_id=question_id,
-        buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons),
+        buttons=tuple(Button.from_dict(b) for b in buttons),
         enabled=item.get("enabled", True),
         welcome=item.get("welcome", False),
     )
@@ -208,7 +220,7 @@ def faq_to_dict(faq: Faq) -> Dict:
     if faq.answer_id:
         item["answer_id"] = faq.answer_id
     if faq.buttons:
-        item["buttons"] = [{"title": b.title, "payload": b.payload} for b in faq.buttons]
+        item["buttons"] = [b.as_dict() for b in faq.buttons]
     item.update(enabled=faq.enabled, welcome=faq.welcome)
     return item
 

@@ -1,8 +1,8 @@
 """The storefront chat's way to the bot and to the agents (the web service's /api/chat).
 
 Each shopper message goes to the bot, unless a person should answer it: the
-conversation has an open ticket, or it is working hours and the shop's bot mode
-leaves them to the team. Such a message is recorded in the conversation without a
+conversation has an open ticket (claimed, or waiting while the team is in), or it is
+working hours and the shop's bot mode leaves them to the team. Such a message is recorded in the conversation without a
 reply (the agents see it, and answer recommendations are computed for it), and the
 shopper's chat polls for the agent's reply. If no agent replies within the shop's
 timeout, `answer_overdue` lets the bot answer after all.
@@ -10,7 +10,8 @@ timeout, `answer_overdue` lets the bot answer after all.
 import logging
 import re
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from bot.rasa import events as tracker_events
@@ -19,7 +20,7 @@ from bot.shop.context import ShopContext
 from bot.shop.db import Ticket, utcnow
 from bot.errors import NotFound
 from bot.shop.tickets import ASKED_FOR_HUMAN, BOT_TROUBLE, WORKING_HOURS, TicketDesk, person_answers, summarize
-from bot.shop.hours import bot_answers
+from bot.shop.hours import bot_answers, is_open
 from bot.shop.identity import CLIENT_ADDRESS
 from bot.shop.orders import OrderDesk
 from bot.language import SHOPPER_LANGUAGE, clear_language_of, language_of
@@ -30,12 +31,55 @@ log = logging.getLogger(__name__)
 COMMAND_PREFIX = re.compile(r"^[\s/]+")
 
 
+# Words before a button's title that change nothing ("ok, I'll wait", "yes cancel it").
+FILLER_WORDS = frozenset("ok okay oke okey alright sure yes yeah ya iya yup then so please pls tolong deh aja dong".split())
+# How many conversations' latest buttons the web service remembers (the oldest are forgotten).
+REMEMBERED_CONVERSATIONS = 10_000
+
+
+def button_words(text: str) -> str:
+    """A typed text or a button title as compared: lower case, words only, fillers dropped."""
+    words = "".join(c if c.isalnum() or c == "'" else " " for c in text.lower()).split()
+    return " ".join(word for word in words if word not in FILLER_WORDS)
+
+
+@dataclass
+class OfferedButtons:
+    """The buttons of each conversation's latest replies, kept by the web service: a shopper
+    who types a button's title instead of tapping it ("Return and refund", "ok i'll wait")
+    gets what the tap gives. A web service that restarted, or another one, does not know the
+    buttons: the words then go to the model as they are."""
+
+    latest: "OrderedDict[str, Dict[str, str]]" = field(default_factory=OrderedDict)
+
+    def remember(self, sender: str, replies: List[Dict[str, Any]]) -> None:
+        # (A link button opens its page in the chat widget: its title typed is words.)
+        titles = {
+            button_words(b.get("title") or ""): b["payload"] for r in replies for b in r["buttons"]
+            if b.get("payload") and not b["payload"].startswith(("http://", "https://"))
+        }
+        self.forget(sender)
+        if titles:
+            self.latest[sender] = titles
+            while len(self.latest) > REMEMBERED_CONVERSATIONS:
+                self.latest.popitem(last=False)
+
+    def forget(self, sender: str) -> None:
+        self.latest.pop(sender, None)
+
+    def payload_for(self, sender: str, text: str) -> Optional[str]:
+        """The payload of the offered button whose title the shopper typed, if any."""
+        words = button_words(text)
+        return self.latest.get(sender, {}).get(words) if words else None
+
+
 @dataclass
 class Gateway:
     shop: ShopContext  # shop.yml's current settings, and the order database for a ticket's deadline
     rasa: RasaClient
     tickets: TicketDesk
     responses: Dict[str, Any]
+    offered: OfferedButtons
 
     async def shopper_message(
         self, sender: str, text: str, metadata: Optional[Dict[str, Any]], client_address: str,
@@ -51,24 +95,35 @@ class Gateway:
         metadata = {**(metadata or {}), CLIENT_ADDRESS: client_address}
         metadata[SHOPPER_LANGUAGE] = (None if text.lstrip().startswith("/") else clear_language_of(text)) or browser_language
         ticket = self.tickets.open_ticket_of(sender)
-        bot_answers_now = bot_answers(self.shop.settings.working_hours, utcnow())
+        hours, now = self.shop.settings.working_hours, utcnow()
+        bot_answers_now, team_away = bot_answers(hours, now), not is_open(hours, now)
+        with_a_person = person_answers(ticket, team_away)
+        words = text
+        if not with_a_person:  # (a person reads the shopper's own words)
+            text = self.offered.payload_for(sender, text) or text
         # Reading the conversation costs Rasa a whole tracker load: it is read here only to tell
         # a payload the bot offered (a command) from words, where that changes anything.
         events = None
-        if text.lstrip().startswith("/") or (not person_answers(ticket) and not bot_answers_now):
+        if text.lstrip().startswith("/") or (not with_a_person and not bot_answers_now):
             events = await self.rasa.events(sender)
         is_command = events is not None and is_offered_payload(text, events)
         if not is_command:
             text = as_plain_text(text)
-        # While a ticket is open, a person answers everything. Otherwise a payload the bot offered
-        # goes to the bot even in working hours: it is no question.
-        for_a_person = person_answers(ticket) or (not is_command and not bot_answers_now)
+        # While a person has the conversation, they answer everything. Otherwise a payload the bot
+        # offered goes to the bot even in working hours: it is no question.
+        for_a_person = with_a_person or (not is_command and not bot_answers_now)
         if not for_a_person:
+            if ticket is not None and ticket.reason != BOT_TROUBLE:
+                # A ticket waits while the team is away: the bot helps on (a handoff while the
+                # team was in paused the conversation), and the ticket keeps the latest words.
+                await self.rasa.append_events(sender, [tracker_events.RESUME])
+                self.tickets.note_shopper_message(ticket.id, text=words)
             now_seconds = time.time()
             replies = [reply(m.get("text"), m.get("buttons"), now_seconds) for m in await self.rasa.send(sender, text, metadata)]
+            self.offered.remember(sender, replies)
             ticket = self.tickets.open_ticket_of(sender)  # the bot may have handed over just now
-            if not replies and not person_answers(ticket) and not await self.rasa.action_server_up(self.shop.config.actions_url):
-                apology, ticket = await self.apologise_for_trouble(sender, text, ticket)
+            if not replies and not person_answers(ticket, team_away) and not await self.rasa.action_server_up(self.shop.config.actions_url):
+                apology, ticket = await self.apologise_for_trouble(sender, words, ticket)
                 replies = [reply(apology, None, time.time())]
         else:
             parse = await self.rasa.parse(text)
@@ -80,6 +135,7 @@ class Gateway:
                 # Asking for a person (or a sensitive topic) also ends the bot's fallback after the timeout.
                 ticket = await self.open_ticket(sender, ASKED_FOR_HUMAN if asks_for_a_person else WORKING_HOURS)
             self.tickets.note_shopper_message(ticket.id, text=text)
+            self.offered.forget(sender)
             replies = []
         events = await self.rasa.events(sender)
         if after is not None:
@@ -135,6 +191,7 @@ class Gateway:
         # The reply goes into the conversation first: if Rasa is down, nothing is recorded as sent.
         await self.rasa.append_events(ticket.sender_id, [tracker_events.bot_event(text, {"agent": agent.display_name})])
         self.tickets.record_agent_reply(ticket_id)
+        self.offered.forget(ticket.sender_id)  # the bot's buttons are no longer the latest
 
     async def resolve(self, ticket_id: int, agent) -> None:
         """Close the ticket and give the conversation back to the bot."""

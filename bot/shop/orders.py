@@ -148,12 +148,35 @@ NOT_ITEM_WORDS = frozenset("""
     want need have know please just check help tell cancel return refund track status late size still
     black white grey gray navy blue green pink yellow brown clear small medium large running
     yang pesanan barang paket punya saya mana beli dibeli kemarin mau batal retur cek ukuran
+    the and for you can how get any not but are was yes yet now why who one two its has had did got
+    out off new old all our may per via day see let buy pay use way too own ada apa itu ini aja dan
+    gak sih kak min gan dah deh kok tau
 """.split())
+
+
+# Indonesian words for things shops sell, with the English words item names use ("sepatu lari"
+# names "Running trainers"): the shop's item names are in English.
+INDONESIAN_ITEM_WORDS = {
+    "sepatu": ("trainers", "shoes", "sneakers", "boots"), "sneaker": ("trainers", "sneakers"), "sandal": ("sandals",),
+    "botol": ("bottle",), "tumbler": ("bottle", "tumbler"), "tas": ("bag", "tote", "backpack"), "ransel": ("backpack",),
+    "dompet": ("wallet", "purse"), "lampu": ("lamp", "light"), "kaos": ("shirt", "tshirt"), "kaus": ("shirt", "tshirt"),
+    "kemeja": ("shirt",), "celana": ("jeans", "trousers", "shorts", "pants"), "rok": ("skirt",), "gaun": ("dress",),
+    "jaket": ("jacket", "hoodie"), "topi": ("cap", "hat"), "buku": ("book", "notebook"),
+    "matras": ("mat",), "tikar": ("mat",), "headset": ("headphones", "headset"), "earphone": ("earphones", "headphones"),
+    "casing": ("case",), "kabel": ("cable",), "gelas": ("glass", "mug", "cup"), "cangkir": ("cup", "mug"),
+    "selimut": ("blanket",), "bantal": ("pillow", "cushion"), "handuk": ("towel",), "payung": ("umbrella",),
+    "kacamata": ("glasses", "sunglasses"), "arloji": ("watch",),
+}
 
 
 def _item_words(text: str) -> List[str]:
     # "T-shirt" and "tshirt" are one word.
     return re.findall(r"[a-z0-9]+", text.lower().replace("-", ""))
+
+
+def _kind_word(name: str) -> List[str]:
+    """The word of an item's name that says what it is: the last before the first comma."""
+    return _item_words(name.split(",")[0])[-1:]
 
 
 def _same_word(word: str, named: str) -> bool:
@@ -250,11 +273,17 @@ class OrderDesk:
             customer = db.get_customer(session, self.shop_id, customer_external_id)
             return [(order.number, order_label(order)) for order in db.recent_orders(session, customer.id)] if customer else []
 
-    def orders_with_item(self, customer_external_id: str, text: str) -> List[Tuple[str, str]]:
+    def orders_with_item(self, customer_external_id: str, text: str, by_kind: bool = False) -> List[Tuple[str, str]]:
         """The customer's orders (of the latest `ORDERS_SEARCHED`) with an item the text names
-        ("the hoodie one"), newest first: (number, label naming that item)."""
-        words = {word for word in _item_words(text) if len(word) >= 4} - NOT_ITEM_WORDS
-        if not words:
+        ("the hoodie one"), newest first: (number, label naming that item). `by_kind`: only by
+        the word that says what the item is ("bag" of "Canvas tote bag", "trainers" of
+        "Running trainers, size 42"), not by the others ("canvas", "water")."""
+        said = _item_words(text)
+        words = {word for word in said if len(word) >= 4} - NOT_ITEM_WORDS
+        # Matched whole only: a three-letter word ("bag", "cap"), and the Indonesian words' English.
+        exact = {english for word in said for english in INDONESIAN_ITEM_WORDS.get(word, ())}
+        exact |= {word for word in said if len(word) == 3 and word.isalpha()} - NOT_ITEM_WORDS
+        if not words and not exact:
             return []
         with self.sessions() as session:
             customer = db.get_customer(session, self.shop_id, customer_external_id)
@@ -262,7 +291,8 @@ class OrderDesk:
             found = []
             for order in orders:
                 item = next((item for item in order.items if any(
-                    _same_word(word, named) for named in _item_words(item.name) for word in words)), None)
+                    named in exact or any(_same_word(word, named) for word in words)
+                    for named in (_kind_word(item.name) if by_kind else _item_words(item.name)))), None)
                 if item is not None:
                     found.append((order.number, order_label(order, item)))
             return found
@@ -439,7 +469,7 @@ class OrderDesk:
             if instant:
                 order.status = CANCELLED
                 return [Reply("utter_cancelled_now" if paid else "utter_cancelled_now_unpaid", values)]
-            return [Reply("utter_cancellation_requested", values)]
+            return [Reply("utter_cancellation_requested" if paid else "utter_cancellation_requested_unpaid", values)]
 
     def address_check(self, number: str) -> List[Reply]:
         with self.sessions() as session:
@@ -569,4 +599,13 @@ class OrderDesk:
                 return self._after_sales_replies(order, values)
             if order.cancellation is not None:
                 return self._cancellation_replies(order, values)
-            return self._parcel_problem(order, values) or [Reply("utter_no_after_sales_request", values)]
+            problem = self._parcel_problem(order, values)
+            if problem:
+                return problem
+            # No request yet: what would get the shopper's money back (cancelling, returning).
+            if order.paid_at is not None and rules.buyer_may_cancel(order.status):
+                return [Reply("utter_no_refund_before_shipping", values)]
+            delivered_at = order.shipment.delivered_at if order.shipment else None
+            if rules.return_eligibility(delivered_at, self.clock(), self.settings.return_window_days)[0] == rules.ELIGIBLE:
+                return [Reply("utter_no_after_sales_request_delivered", values)]
+            return [Reply("utter_no_after_sales_request", values)]

@@ -457,9 +457,9 @@ def after_sales(
 #   bot        any other reply of the bot (order answers, questions it asks, greetings, ...)
 #
 # A conversation is handed off when the bot paused it for a person (a `pause` event: the handoff
-# action pauses only once the ticket is open) or it has a ticket that no bot resolved (a
-# working-hours ticket the bot answered after the agents' timeout is no handoff). It was handed
-# off at the earliest of those.
+# action pauses only once the ticket is open, and only while the team is in) or it has a ticket
+# that no bot resolved (a working-hours ticket the bot answered after the agents' timeout is no
+# handoff). It was handed off at the earliest of those.
 #
 # The response rate, as marketplaces count it: a conversation is *answered only by automatic
 # replies and FAQs* when it has at least one reply, every reply is `automatic` or `faq`, and it

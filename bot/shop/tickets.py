@@ -29,11 +29,14 @@ PROVISIONAL_REASONS = (WORKING_HOURS, BOT_TROUBLE)
 LAST_MESSAGES = 6
 
 
-def person_answers(ticket: Optional[Ticket]) -> bool:
+def person_answers(ticket: Optional[Ticket], team_away: bool = False) -> bool:
     """Whether a person answers the conversation's messages: while any ticket is open, except
-    one opened for the bot's own trouble that no agent has claimed (the bot answers again as
-    soon as it can, and the team follows up)."""
-    return ticket is not None and not (ticket.reason == BOT_TROUBLE and ticket.status == WAITING)
+    one that no agent has claimed yet while the team is away (outside working hours the bot
+    goes on helping until they are back: an order number sent after "a person will reply
+    tomorrow" is answered), or that was opened for the bot's own trouble (the bot answers again
+    as soon as it can, and the team follows up)."""
+    unclaimed = ticket is not None and ticket.status == WAITING
+    return ticket is not None and not (unclaimed and (team_away or ticket.reason == BOT_TROUBLE))
 
 
 def sensitive_topic(text: str, sensitive: Iterable[Tuple[str, Tuple[str, ...]]]) -> Optional[str]:

@@ -48,7 +48,7 @@ async def faq_list(request: web.Request, error: str = "", status: int = 200, tri
 def _form_fields(faq: Faq) -> Dict:
     return {
         "id": faq.id, "category": faq.category, "question": faq.question, "similar": "\n".join(faq.similar),
-        "answer": faq.answer, "answer_id": faq.answer_id, "question_id": faq.question_id, "buttons": "\n".join(f"{b.title} | {b.payload}" for b in faq.buttons),
+        "answer": faq.answer, "answer_id": faq.answer_id, "question_id": faq.question_id, "buttons": "\n".join(" | ".join(filter(None, (b.title, b.payload, b.title_id))) for b in faq.buttons),
         "enabled": faq.enabled, "welcome": faq.welcome,
     }
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from bot.config import Config
 from bot.faq.store import FaqStore
 from bot.rasa.client import RasaClient
-from bot.rasa.gateway import Gateway
+from bot.rasa.gateway import Gateway, OfferedButtons
 from bot.rasa.responses import load_responses
 from bot.rasa.retrainer import ModelTrainer
 from bot.shop.context import ShopContext
@@ -26,6 +26,7 @@ FAQ_STORE = web.AppKey("faq_store", FaqStore)  # the FAQs in service
 RESPONSES = web.AppKey("responses", Dict[str, List[Dict[str, Any]]])  # the bot's wording (domain.yml)
 TRAINER = web.AppKey("trainer", ModelTrainer)
 LIMITS = web.AppKey("limits", WebLimits)  # the rate limits' counts, kept in this process's memory
+OFFERED = web.AppKey("offered", OfferedButtons)  # each conversation's latest buttons, in this process's memory
 
 
 async def shop_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -50,8 +51,10 @@ async def bot_content_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[TRAINER].close()
 
 
-async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
+async def in_memory_ctx(app: web.Application) -> AsyncIterator[None]:
+    """What this process keeps in its own memory: the rate limits' counts, the latest buttons."""
     app[LIMITS] = WebLimits.from_config(app[CONFIG])
+    app[OFFERED] = OfferedButtons()
     yield
 
 
@@ -64,7 +67,7 @@ def gateway(app: web.Application) -> Gateway:
     """The shopper/agent message routing over this app's resources. The shop's id is the
     context's (looked up once): without the shop or its database, nothing reaches Rasa."""
     shop = app[SHOP]
-    return Gateway(shop, app[RASA], TicketDesk(shop.sessions, shop.shop_id), app[RESPONSES])
+    return Gateway(shop, app[RASA], TicketDesk(shop.sessions, shop.shop_id), app[RESPONSES], app[OFFERED])
 
 
 async def overdue_answers_ctx(app: web.Application) -> AsyncIterator[None]:

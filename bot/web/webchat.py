@@ -71,7 +71,7 @@ class Conversation:
     """A conversation's live state in this process."""
 
     cursor: Optional[float] = None  # the latest reply the widgets were sent; None: not known yet
-    handoff: Any = None  # the handoff state at the last look: not None while a person has it
+    handoff: Any = None  # the handoff state at the last look: not None while a ticket waits or a person has it
     sockets: Set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one exchange with Rasa at a time
     poller: Optional["asyncio.Task[None]"] = None

@@ -2,8 +2,10 @@
 import os
 
 import pytest
+import yaml
 
 from bot.config import PROJECT_DIR
+from bot.shop.hours import WEEKDAYS
 
 from tests.e2e.shop_web import PRODUCT_TOKEN, Web, start_product, stop_product
 
@@ -49,7 +51,12 @@ def product_home(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("product")
     shutil.copytree(PROJECT_DIR / "data", home / "data")
-    shutil.copy(PROJECT_DIR / "shop.yml", home / "shop.yml")
+    # The team is in at any hour, so that what a test sees does not depend on when it runs
+    # (while the team is away, the bot goes on answering after a handoff); tests that need
+    # other hours set them.
+    settings = yaml.safe_load((PROJECT_DIR / "shop.yml").read_text())
+    settings["working_hours"].update(weekly={day: ["00:00-24:00"] for day in WEEKDAYS}, exceptions={})
+    (home / "shop.yml").write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
     (home / "models").mkdir()
     shutil.copy(newest_model(PROJECT_DIR / "models"), home / "models")
     return home

@@ -6,6 +6,8 @@ import re
 import requests
 import yaml
 
+from bot.shop.hours import WEEKDAYS
+
 from tests.e2e.shop_web import PRODUCT_TOKEN, RUN_ID, queue_ticket, texts, wait_for
 
 
@@ -162,13 +164,43 @@ def test_a_ticket_for_a_vanished_conversation_gets_a_clear_answer(web, product_h
     assert agent.post(f"{web.url}/api/agent/tickets/{ticket.id}/resolve").status_code == 200
 
 
+def test_while_the_team_is_away_the_bot_goes_on_helping_after_a_handoff(web, product_home):
+    # Handed over while the team is in: the bot pauses, the person answers.
+    web.chat("away-later", "/session_start")
+    assert "passing you to a person" in texts(web.chat("away-later", "I want to talk to a human"))
+    assert web.chat("away-later", "hello?")["replies"] == []
+    settings_file = product_home / "shop.yml"
+    original = settings_file.read_text()
+    document = yaml.safe_load(original)
+    document["working_hours"].update(weekly={day: [] for day in WEEKDAYS}, exceptions={})  # no hours: the team is away
+    settings_file.write_text(yaml.safe_dump(document))
+    try:
+        web.chat("away", "/session_start")
+        handed = web.chat("away", "my parcel arrived damaged")  # a sensitive topic: a person, at once
+        assert "passing you to a person" in texts(handed) and "still here for your orders" in texts(handed)
+        # Until the team is back, the bot answers: the order the shopper names next is looked up.
+        assert "e-mail address or phone number" in texts(web.chat("away", "it's order 100014"))
+        assert "damaged" in texts(web.chat("away", "emma@example.com"))
+        # ... in the conversation paused while the team was in too, once they are gone.
+        assert "e-mail address or phone number" in texts(web.chat("away-later", "where is my order 100004?"))
+        agent = web.staff("agent", "demo-agent")
+        ticket = wait_for(lambda: queue_ticket(agent, web, "away"))
+        assert (ticket["reason"], ticket["status"]) == ("sensitive:parcel", "waiting")
+        assert queue_ticket(agent, web, "away-later")["status"] == "waiting"
+    finally:
+        settings_file.write_text(original)
+    # The team is in again: the waiting tickets are theirs, the bot is silent.
+    assert web.chat("away", "hello?")["replies"] == []
+    assert web.chat("away-later", "emma@example.com")["replies"] == []
+
+
 def test_working_hours_silence_then_the_bot_answers_after_the_timeout(web, product_home):
     settings_file = product_home / "shop.yml"
     original = settings_file.read_text()
     document = yaml.safe_load(original)
     document["working_hours"].update(
         bot_mode="outside_working_hours", agent_reply_timeout_minutes=0.1,  # 6 seconds
-        weekly={day: ["00:00-24:00"] for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")},
+        weekly={day: ["00:00-24:00"] for day in WEEKDAYS},
         exceptions={},
     )
     settings_file.write_text(yaml.safe_dump(document))

@@ -1,6 +1,7 @@
 """The FAQ actions with rasa_sdk's Tracker and CollectingDispatcher, on FAQ files in a
 temporary folder (and the demo database where the action records something)."""
 import shutil
+import time
 
 import pytest
 
@@ -8,9 +9,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import ActionAnswerFaq, ActionNotSure, ActionPlainNo, ActionSessionStart
+from actions.faq import ActionAnswerFaq, ActionNotSure, ActionOutOfScope, ActionPlainNo, ActionSessionStart
 from bot.config import Config
 from bot.shop import db
+from bot.shop.demo import DEMO_IDENTITY_SECRET
+from bot.shop.identity import signed_identity
 from bot.faq.store import FaqStore
 
 FAQS = """\
@@ -25,6 +28,7 @@ faqs:
     buttons:
       - title: Start a return
         payload: /return_request
+        title_id: Ajukan retur
     welcome: true
   - id: refund_timing
     question: How long does a refund take?
@@ -69,7 +73,7 @@ async def test_an_indonesian_shopper_gets_the_sellers_indonesian_answer_where_th
     translated, _ = await run(action, tracker_for([("faq/return_policy", 0.9)], text="bisa retur gak kak", slots=indonesian))
     untranslated, _ = await run(action, tracker_for([("faq/refund_timing", 0.9)], text="refund berapa lama", slots=indonesian))
     assert translated[0]["text"] == "Barang bisa dikembalikan dalam 15 hari sejak diterima."
-    assert translated[0]["buttons"] == [{"title": "Start a return", "payload": "/return_request"}]
+    assert translated[0]["buttons"] == [{"title": "Ajukan retur", "payload": "/return_request"}]  # the button's Indonesian title
     assert untranslated[0]["text"] == "Refunds reach you within 5 working days."
 
 
@@ -172,3 +176,22 @@ async def test_a_plain_no_closes_only_after_anything_else(tmp_path, bot_said, re
               {"event": "action", "name": "action_listen"}, {"event": "user", "text": "no"}]
     messages, _ = await run(ActionPlainNo(), tracker_for([], text="no", events=events))
     assert [m["response"] for m in messages] == [reply]
+
+
+def out_of_scope(text, metadata=None, ranking=()):
+    latest = {"text": text, "intent": {"name": "out_of_scope", "confidence": 0.6}, "entities": [], "metadata": metadata or {},
+              "intent_ranking": [{"name": "out_of_scope", "confidence": 0.6}, *ranking]}
+    return Tracker("shopper", {}, latest, [], False, None, {}, "action_listen")
+
+
+async def test_a_signed_in_shoppers_item_the_model_missed_starts_the_order_look_up(demo_shop):
+    noah = signed_identity(DEMO_IDENTITY_SECRET, "cust-noah", int(time.time()) + 3600)
+    ranking = [{"name": "cancel_order", "confidence": 0.05}, {"name": "track_shipment", "confidence": 0.3}]
+    messages, events = await run(ActionOutOfScope(), out_of_scope("where is my tote bag", noah, ranking))
+    assert messages == [] and events == [SlotSet("order_topic", "track_shipment"), {"event": "followup", "timestamp": None, "name": "order_lookup_form"}]
+    # Anonymous, no item of theirs, or a word of the item's name that does not say what it is
+    # ("canvas" of the "Canvas tote bag"): the usual reply.
+    for tracker in (out_of_scope("where is my tote bag"), out_of_scope("what's the weather in paris", noah),
+                    out_of_scope("what is canvas made of", noah)):
+        messages, events = await run(ActionOutOfScope(), tracker)
+        assert [m["response"] for m in messages] == ["utter_out_of_scope"] and events == []

@@ -51,6 +51,8 @@ def test_answers_are_no_questions(text):
         ("order_number", message("is it 100004?", "faq", order_id="100004"), False),
         ("order_number", message("can I cancel it instead?", "cancel_order"), False),  # the topic changes
         ("order_number", message("hello", "greet"), False),  # an answer, and not a valid one
+        ("order_number", message("ok thanks", "thank"), True),  # the shopper is done: the form ends
+        ("order_number", message("thanks, it's 100004", "thank", order_id="100004"), False),
         ("order_contact", message("do you accept paypal?", "faq"), True),
         ("order_contact", message("my email address is emma@example.com", "change_address", email="emma@example.com"), False),
         ("order_contact", message("+44 7700 900456", "faq"), False),
@@ -68,7 +70,7 @@ def test_order_lookup_lets_go_of_questions_but_not_of_order_details(slot, latest
         (message("221B Baker Street, London NW1 6XE", "nlu_fallback"), False),
         (message("do you ship internationally?", "faq"), True),
         (message("and what about order 100003?", "inform", order_id="100003"), True),
-        (message("thanks", "thank"), False),  # an answer, and not a valid one
+        (message("thanks", "thank"), True),  # the shopper is done: the form ends
     ],
 )
 def test_address_form_lets_go_of_everything_but_an_address(latest, interrupts):

@@ -49,17 +49,20 @@ def at(hour, weekday_date="2026-11-23"):  # a Monday; shop.yml: Europe/Berlin, M
     return datetime.fromisoformat(f"{weekday_date}T{hour:02d}:00:00+01:00").astimezone(timezone.utc)
 
 
-@pytest.mark.parametrize("now, response, when", [
-    (at(10), "utter_handoff_now", None),
-    (at(19), "utter_handoff_later", "tomorrow at 09:00"),
-    (at(15, "2026-11-28"), "utter_handoff_later", "on Monday at 09:00"),  # Saturday after 14:00
+@pytest.mark.parametrize("now, response, when, paused", [
+    (at(10), "utter_handoff_now", None, True),
+    # The team is away: the ticket waits for them, and the bot is not paused (it goes on helping).
+    (at(19), "utter_handoff_later", "tomorrow at 09:00", False),
+    (at(15, "2026-11-28"), "utter_handoff_later", "on Monday at 09:00", False),  # Saturday after 14:00
 ])
-async def test_handoff_opens_a_ticket_pauses_and_says_when_a_person_replies(demo_shop, monkeypatch, now, response, when):
+async def test_handoff_opens_a_ticket_says_when_a_person_replies_and_pauses_while_the_team_is_in(
+    demo_shop, monkeypatch, now, response, when, paused,
+):
     monkeypatch.setattr(handoff.db, "utcnow", lambda: now)
     dispatcher = CollectingDispatcher()
     slots = {"verified_order": "100011", "verified_by": "contact"}  # a refund request awaiting the seller
     events = await ActionHandoff().run(dispatcher, tracker(slots=slots), DOMAIN)
-    assert [e["event"] for e in events] == ["pause"]
+    assert [e["event"] for e in events] == (["pause"] if paused else [])
     [message] = dispatcher.messages
     assert message["response"] == response
     assert message.get("when") == when
@@ -96,7 +99,8 @@ def test_not_sure_streak_counts_consecutive_not_sure_replies():
     assert not_sure_streak(not_sure_turn("a") + answered + not_sure_turn("b") + not_sure_turn("c") + current) == 2
 
 
-async def test_the_second_not_sure_in_a_row_hands_over(demo_shop, tmp_path):
+async def test_the_second_not_sure_in_a_row_hands_over(demo_shop, tmp_path, monkeypatch):
+    monkeypatch.setattr(handoff.db, "utcnow", lambda: at(10))  # the team is in: the bot pauses
     (tmp_path / "other.yml").write_text("category: other\nfaqs: []\n")
     dispatcher = CollectingDispatcher()
     events = await ActionNotSure(FaqStore(tmp_path)).run(dispatcher, tracker(not_sure_turn("a") + [{"event": "user"}]), DOMAIN)

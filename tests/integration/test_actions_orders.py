@@ -158,6 +158,26 @@ async def test_no_number_gets_help_instead_of_a_bare_refusal(text, response):
     assert result == {"order_number": None} and [m["response"] for m in dispatcher.messages] == [response]
 
 
+@pytest.mark.parametrize("text", ["447700900456", "my phone is 447700900456, has my order shipped?"])
+async def test_a_phone_written_without_plus_where_the_order_number_goes_is_kept_as_the_contact(text):
+    dispatcher = CollectingDispatcher()
+    asked = tracker({"requested_slot": "order_number"}, text=text)
+    result = await ValidateOrderLookupForm().validate_order_number("447700900456", dispatcher, asked, {})
+    assert result == {"order_number": None, "order_contact": "447700900456"}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_order_number_needed_too"]
+    # ... and then proves Liam's order.
+    result, _ = await validate_number("100003", {"order_contact": "447700900456"})
+    assert result["verified_order"] == "100003"
+    # Sent again, it is an order number after all (its contact is asked for; nothing is tried).
+    result, responses = await validate_number("447700900456", {"order_contact": "447700900456"})
+    assert result["order_number"] == "447700900456" and result["order_contact"] is None and responses == []
+    # A contact given before is not replaced; other long numbers are order numbers.
+    result, _ = await validate_number("447700900456", {"order_contact": "emma@example.com"})
+    assert result["order_number"] == "447700900456"
+    for number in ("123456789012", "4477009004561234"):
+        assert (await validate_number(number))[0]["order_number"] == number
+
+
 @pytest.mark.parametrize("text", ["i don't remember which email i used", "I forgot the e-mail", "lupa emailnya kak"])
 async def test_a_shopper_who_does_not_know_the_contact_is_offered_the_phone_and_a_person(text):
     form = ValidateOrderLookupForm()
@@ -179,6 +199,59 @@ def turn(*bot_replies):
     return [{"event": "user", "text": "x"}, *({"event": "bot", "text": "...", "metadata": {"utter_action": name}} for name in bot_replies)]
 
 
+@pytest.mark.parametrize("text, customer, number", [
+    ("yg sepatu lari", "cust-emma", "100004"), ("yang botol minum", "cust-emma", "100005"),
+    ("lampu meja sy", "cust-emma", "100014"), ("tas tote sy udh sampe mana", "cust-noah", "100016"),
+])
+def test_indonesian_item_words_name_the_orders_english_items(text, customer, number):
+    assert [found for found, _ in desk.order_desk().orders_with_item(customer, text)] == [number]
+
+
+async def test_a_shopper_who_does_not_pick_among_the_orders_with_an_item_is_asked_among_those_again():
+    jeans = [{"title": "#100013 · Slim jeans", "payload": "100013"}, {"title": "#100003 · Slim jeans +1", "payload": "100003"}]
+    which = {"event": "bot", "text": "Several of your orders have that.", "data": {"buttons": jeans},
+             "metadata": {"utter_action": "utter_ask_which_order_with_item"}}
+    liam = {"requested_slot": "order_number"}
+    dispatcher = CollectingDispatcher()
+    await ActionAskOrderNumber().run(dispatcher, tracker(liam, metadata=signed("cust-liam"), events=[*turn(), which, *turn()]), {})
+    assert [(m["response"], m["buttons"]) for m in dispatcher.messages] == [("utter_ask_which_order_with_item", jeans)]
+    # A later look-up (the form ended in between) asks among all the shopper's orders.
+    dispatcher = CollectingDispatcher()
+    ended = {"event": "active_loop", "name": None}
+    await ActionAskOrderNumber().run(dispatcher, tracker(liam, metadata=signed("cust-liam"), events=[*turn(), which, ended, *turn()]), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_order_number_signed_in"]
+    assert len(dispatcher.messages[0]["buttons"]) == 5
+
+
+@pytest.mark.parametrize("text, number", [
+    ("the second one", "100004"), ("yg kedua", "100004"), ("yg terakhir aja", "100001"), ("the 3rd", "100005"),
+])
+async def test_a_signed_in_shopper_picks_an_offered_order_by_its_place(text, number):
+    offered = [{"title": f"#{n}", "payload": n} for n in ("100001", "100004", "100005")]
+    question = {"event": "bot", "text": "Which order is it about?", "data": {"buttons": offered},
+                "metadata": {"utter_action": "utter_ask_order_number_signed_in"}}
+    goodbye = {"text": text, "intent": {"name": "goodbye", "confidence": 0.85}, "entities": [], "metadata": signed("cust-emma")}
+    picked = Tracker("shopper", {"requested_slot": "order_number"}, goodbye,
+                     [*turn(), question, {"event": "user", "text": text}], False, None, {"name": "order_lookup_form"}, "action_listen")
+    assert not ValidateOrderLookupForm().interrupts("order_number", text, goodbye, picked)
+    dispatcher = CollectingDispatcher()
+    result = await ValidateOrderLookupForm().validate_order_number(text, dispatcher, picked, {})
+    assert result["order_number"] == number and result["verified_by"] == "cust-emma"
+    # Without offered buttons (an earlier session's, or none) it picks nothing: the goodbye is one.
+    new_session = [*turn(), question, {"event": "action", "name": "action_session_start"}, {"event": "user", "text": text}]
+    unoffered = Tracker("shopper", {"requested_slot": "order_number"}, goodbye, new_session, False, None, {}, "action_listen")
+    assert ValidateOrderLookupForm().interrupts("order_number", text, goodbye, unoffered)
+
+
+@pytest.mark.parametrize("text", ["talk to a human first", "last day to return?", "kapan batas terakhir retur?", "cek kedua pesanan saya"])
+async def test_words_that_merely_contain_an_ordinal_pick_no_order(text):
+    offered = [{"title": f"#{n}", "payload": n} for n in ("100001", "100004")]
+    question = {"event": "bot", "text": "Which order?", "data": {"buttons": offered}, "metadata": {"utter_action": "utter_ask_order_number_signed_in"}}
+    latest = {"text": text, "intent": {"name": "talk_to_human" if "human" in text else "faq"}, "entities": [], "metadata": signed("cust-emma")}
+    asked = Tracker("shopper", {"requested_slot": "order_number"}, latest, [*turn(), question, {"event": "user", "text": text}], False, None, {}, "action_listen")
+    assert ValidateOrderLookupForm().interrupts("order_number", text, latest, asked)
+
+
 async def test_the_form_does_not_ask_twice_when_a_reply_already_asked_again():
     for ask in (ActionAskOrderNumber(), ActionAskOrderContact()):
         dispatcher = CollectingDispatcher()
@@ -188,11 +261,15 @@ async def test_the_form_does_not_ask_twice_when_a_reply_already_asked_again():
         assert len(dispatcher.messages) == 1
 
 
-async def test_after_a_contact_that_did_not_match_the_question_names_the_order():
+async def test_the_contact_question_thanks_for_the_number_only_right_after_it_and_names_the_order_else():
     dispatcher = CollectingDispatcher()
     await ActionAskOrderContact().run(dispatcher, tracker({"order_number": "100003"}, text="emma@example.com", events=turn("utter_order_not_found")), {})
     await ActionAskOrderContact().run(dispatcher, tracker({"order_number": "100003"}, text="where is 100003", events=turn()), {})
-    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_order_contact_again", "utter_ask_order_contact"]
+    given_before = [{"event": "slot", "name": "order_number", "value": "100003"}]
+    await ActionAskOrderContact().run(dispatcher, tracker({"order_number": "100003"}, text="who ordered 100003?", events=given_before + turn()), {})
+    assert [m["response"] for m in dispatcher.messages] == [
+        "utter_ask_order_contact_again", "utter_ask_order_contact", "utter_ask_order_contact_for_order",
+    ]
 
 
 @pytest.mark.parametrize("bad", ["hello", "12", "DROP TABLE orders;--", "100245' OR '1'='1", "😀😀", "9" * 40, None])
@@ -392,7 +469,10 @@ async def test_no_answer_about_the_verified_order_while_another_is_asked_about()
         ("100012", "refund_status", ["utter_after_sales_refunded"]),
         ("100013", "refund_status", ["utter_after_sales_rejected"]),
         ("100012", "return_request", ["utter_after_sales_refunded"]),  # no second refund
-        ("100004", "refund_status", ["utter_no_after_sales_request"]),
+        ("100004", "refund_status", ["utter_no_after_sales_request"]),  # on its way: nothing to do yet
+        ("100002", "refund_status", ["utter_no_refund_before_shipping"]),  # cancelling would refund it
+        ("100005", "refund_status", ["utter_no_after_sales_request_delivered"]),  # returning it would
+        ("100006", "refund_status", ["utter_no_after_sales_request"]),  # delivered, its return window closed
     ],
 )
 async def test_answers_for_each_topic_and_state(number, topic, expected):
@@ -424,6 +504,14 @@ async def test_cancel_before_shipment_asks_then_records_a_request_for_the_seller
     engine.dispose()
     responses, _, _ = await answer("100001", "cancel_order")
     assert responses == ["utter_cancellation_request_pending"]
+
+
+async def test_an_unpaid_orders_cancellation_request_promises_no_refund(demo_shop):
+    responses, _, _ = await answer("100015", "cancel_order")  # Noah's, waiting for payment
+    assert responses == ["utter_ask_confirm_cancel"]
+    dispatcher = CollectingDispatcher()
+    await ActionConfirmCancellation().run(dispatcher, tracker({"verified_order": "100015"}, events=AFTER_CANCEL_QUESTION), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_cancellation_requested_unpaid"]
 
 
 async def test_declining_keeps_the_order():
@@ -658,6 +746,17 @@ async def test_a_new_question_naming_no_order_is_not_about_the_orders_of_an_earl
     assert len(dispatcher.messages) == 2
 
 
+async def test_a_phone_number_given_as_the_contact_is_no_other_order():
+    emma = {"verified_order": "100004", "verified_by": "contact", "order_number": "100004", "order_topic": "track_shipment", "orders_proven": ["100004"]}
+    # (the ruler reads a phone written without "+" as an order number; the form took it as the contact)
+    events = [*asked("where is my order 100004?", "track_shipment", "100004"),
+              {"event": "slot", "name": "requested_slot", "value": "order_contact"}, *asked("447700900123", "inform", "447700900123"),
+              {"event": "slot", "name": "order_contact", "value": "447700900123"}, {"event": "slot", "name": "requested_slot", "value": None}]
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(emma, events=events), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_tracking"]
+
+
 async def test_a_contact_typed_after_the_other_orders_are_offered_is_checked_on_the_first_of_them():
     offer = {"event": "bot", "text": "You also asked about these orders.", "metadata": {"utter_action": "utter_ask_about_other_orders"},
              "data": {"buttons": [{"title": "#100003", "payload": "100003"}]}}
@@ -691,12 +790,12 @@ async def test_a_question_while_the_cancellation_waits_is_answered_then_the_canc
     asked_about = lambda number: [{"event": "slot", "name": "verified_order", "value": number}, {"event": "user", "text": "..."}]
     dispatcher = CollectingDispatcher()
     events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, events=asked_about("100001")), {})
-    assert [m["response"] for m in dispatcher.messages] == ["utter_no_after_sales_request", "utter_ask_confirm_cancel"]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_no_refund_before_shipping", "utter_ask_confirm_cancel"]
     assert events == [SlotSet("follow_up", "confirm_cancel")]
     # A question about another order: the shopper moved on, the cancellation is not asked again.
     dispatcher = CollectingDispatcher()
     events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, events=asked_about("100002")), {})
-    assert [m["response"] for m in dispatcher.messages] == ["utter_no_after_sales_request"]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_no_refund_before_shipping"]
     assert events == [SlotSet("follow_up", None)]
 
 

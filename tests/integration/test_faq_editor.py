@@ -27,7 +27,16 @@ def test_a_new_faq_is_written_to_its_category_file_and_needs_a_retrain(editor):
     faq = next(f for f in load_faqs(editor.faq_dir) if f.id == "gift_cards")
     assert faq.category == "pre-sale" and faq.source.endswith("pre-sale.yml")
     assert faq.buttons[0].payload == "https://shop.example/gift"
+    assert faq.buttons[0].title_in("id") == "See gift cards"  # no Indonesian title: the title
     assert [(r.subject, r.action, r.author) for r in editor.revisions()] == [("gift_cards", "create", "seller")]
+
+
+def test_a_buttons_indonesian_title_is_saved_and_read_back(editor):
+    editor.create(faq_from_form({**FORM, "buttons": "See gift cards | https://shop.example/gift | Lihat kartu hadiah"}, "gift_cards"), "seller")
+    [button] = next(f for f in load_faqs(editor.faq_dir) if f.id == "gift_cards").buttons
+    assert (button.title_in("en"), button.title_in("id")) == ("See gift cards", "Lihat kartu hadiah")
+    with pytest.raises(InvalidInput):
+        faq_from_form({**FORM, "buttons": "See | https://shop.example/gift | Lihat | more"}, "gift_cards")
 
 
 def test_an_answer_edit_needs_no_retrain_but_a_question_edit_does(editor):

@@ -81,6 +81,14 @@ def test_a_ticket_for_the_bots_trouble_lets_the_bot_answer_until_an_agent_claims
     assert person_answers(tickets.open("s5", WORKING_HOURS, {"order": None}))
 
 
+def test_while_the_team_is_away_the_bot_helps_until_an_agent_claims_the_ticket(desk):
+    tickets, agents = desk
+    asked = tickets.open("s6", "asked_for_human", {"order": None})
+    assert person_answers(asked) and not person_answers(asked, team_away=True)
+    tickets.claim(asked.id, agents["agent"])  # an agent working late has the chat
+    assert person_answers(tickets.get(asked.id), team_away=True)
+
+
 def test_two_agents_claiming_at_once_one_wins_and_the_other_is_told(desk):
     tickets, agents = desk
     ticket = tickets.open("s2", "asked_for_human", {"order": None})

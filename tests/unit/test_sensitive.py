@@ -219,3 +219,27 @@ def test_a_word_or_two_is_judged_by_the_phrases_only():
     matcher = SensitiveTopicMatcher(rules(sensitive_examples=(("angry", ("stop lying to me",)),)))
     assert matcher.topic("stop") is None  # the form's "stop", not anger
     assert matcher.topic("stop lying to me") == "angry"
+
+
+# Informal Indonesian, as marketplace buyers write it: the phrases in shop.yml find these
+# (the encoder that compares meanings reads English only).
+INDONESIAN_SENSITIVE = [
+    ("saldo saya kepotong 2x padahal cuma pesan satu", "payment"),
+    ("sudah bayar tapi status masih belum dibayar kak", "payment"),
+    ("kata kurir paketnya udah diterima tapi saya gak nerima apa2", "parcel"),
+    ("gelasnya datang pecah semua", "parcel"),
+    ("dusnya penyok, isinya rusak", "parcel"),
+    ("pelayanan kalian buruk, saya kecewa banget", "angry"),
+    ("toko ini tidak profesional", "angry"),
+]
+INDONESIAN_ORDINARY = [
+    "paket saya belum sampai kak", "saya sudah bayar, kapan dikirim?", "kapan refund saya masuk",
+    "mau retur barang, ukurannya kekecilan", "pesanan saya statusnya apa ya", "bisa bayar pakai kartu kredit?",
+    "barangnya sudah diterima tapi ukurannya kekecilan, mau retur", "paket udah diterima tapi warnanya beda",
+    "bisa bayar 2x cicilan?", "macetnya parah banget ya kak",
+]
+
+
+def test_informal_indonesian_complaints_reach_a_person_and_everyday_questions_do_not(matcher):
+    assert [matcher.topic(text) for text, _ in INDONESIAN_SENSITIVE] == [topic for _, topic in INDONESIAN_SENSITIVE]
+    assert [text for text in INDONESIAN_ORDINARY if matcher.topic(text)] == []
