@@ -4,6 +4,7 @@ Answers are read from the seller's FAQ files at reply time, so an edited answer
 is live at the next message without retraining.
 """
 import logging
+import re
 from abc import ABCMeta, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
@@ -259,9 +260,19 @@ class ActionGreet(Action):
 ANYTHING_ELSE = frozenset({"utter_you_are_welcome", "utter_how_can_i_help", "utter_form_stopped"})
 
 
+# "actually no, cancel it", "gak, batalin aja": a no that asks for the cancellation after all
+# (not "no, don't cancel it", "jangan dibatalin").
+CANCEL_AFTER_ALL = re.compile(r"\b(cancel|batal\w*|dibatal\w*)\b", re.IGNORECASE)
+NOT_CANCELLING = re.compile(
+    r"\b(don'?t|do not|not|never|jangan|gak usah|ga usah|nggak usah|tidak usah|gak jadi|ga jadi|nggak jadi)\b[\w\s']{0,12}"
+    r"\b(cancel|batal|dibatal)", re.IGNORECASE,
+)
+
+
 class ActionPlainNo(Action):
     """A "no" with nothing pending: after "anything else?" a friendly close; otherwise (after
-    "is it one of these?", or a "why not?" the model took for a no) the bot asks what else."""
+    "is it one of these?", or a "why not?" the model took for a no) the bot asks what else.
+    Once an order was looked up, a no that asks to cancel it is that question."""
 
     def name(self) -> Text:
         return "action_plain_no"
@@ -269,6 +280,9 @@ class ActionPlainNo(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if tracker.get_slot("verified_order") and CANCEL_AFTER_ALL.search(text) and not NOT_CANCELLING.search(text):
+            return [SlotSet("order_topic", "cancel_order"), FollowupAction("order_lookup_form")]
         before, _ = tracker_events.split_at_latest_message(tracker.events)
         said = [event for event in before if tracker_events.is_bot(event)]
         last = (said[-1].get("metadata") or {}).get("utter_action") if said else None

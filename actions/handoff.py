@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import SERVICE_ERRORS, order_desk, shop_context
 from bot.shop import db
-from bot.shop.tickets import ASKED_FOR_HUMAN, SENSITIVE_PREFIX, TicketDesk, summarize
+from bot.shop.tickets import ASKED_FOR_HUMAN, SENSITIVE_PREFIX, TicketDesk, bot_helps_while_away, summarize
 from bot.shop.hours import describe_opening, is_open, next_opening
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,16 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) ->
         dispatcher.utter_message(response="utter_handoff_now")
         return [ConversationPaused()]
     # The team is away: the ticket waits for them, and until then the bot goes on helping
-    # (bot/shop/tickets.py person_answers), so the conversation is not paused.
+    # (bot/shop/tickets.py person_answers), so the conversation is not paused; on a sensitive
+    # topic it waits for them too.
+    helps = bot_helps_while_away(reason)
     opening = next_opening(hours, now)
     if opening is not None:
         when = describe_opening(opening, now, tracker.get_slot("language"))
-        dispatcher.utter_message(response="utter_handoff_later", when=when)
+        dispatcher.utter_message(response="utter_handoff_later_bot_helps" if helps else "utter_handoff_later", when=when)
     else:
-        dispatcher.utter_message(response="utter_handoff_no_hours")
-    return []
+        dispatcher.utter_message(response="utter_handoff_no_hours_bot_helps" if helps else "utter_handoff_no_hours")
+    return [] if helps else [ConversationPaused()]
 
 
 class ActionHandoff(Action):

@@ -68,8 +68,9 @@ ASKING_AGAIN = frozenset({
 RETURN_SLOTS = ("return_kind", "return_reason")  # return_form's questions
 # Readings of a message that the rules may still treat as an order question or a form's answer.
 UNSURE_READINGS = ("faq", "out_of_scope", "nlu_fallback")
-# Below this confidence, another intent's reading of an item's name ("the trainers") is no interruption.
-SURE_INTENT = 0.8
+# How sure a reading of an item's name ("the trainers") as a request for a person, a no or a
+# goodbye must be to leave the question which order it is.
+SURE_LEAVING = 0.6
 # "I don't remember the order number (the e-mail)", "lupa nomornya": asking again would not help.
 NUMBER_UNKNOWN = re.compile(
     r"\b(do ?n[o']?t|can ?n?[o']?t|could ?n[o']?t|never)\s+(know|remember|recall|find|have|got|see)\b|\b(forgot|forgotten|lost|no idea)\b"
@@ -89,6 +90,19 @@ def _asked_again_this_turn(tracker: Tracker) -> bool:
 # A phone number written without "+" starts with its country code: the marketplace's home
 # (Indonesia), its neighbours, and the shop's other markets.
 PHONE_COUNTRY_CODES = ("62", "60", "65", "63", "66", "84", "61", "44", "49", "33", "31", "34", "39")
+
+
+# "what address is it going to?", "alamatnya yg mana?": a question about the address, not a change.
+WHICH_ADDRESS = re.compile(
+    r"\b(what|which|where)\b[\w\s']{0,15}\baddress\b[\w\s']{0,20}\b(going|sent|shipping|delivered|on|is|have|registered|using)\b"
+    r"|\balamat\w*\b[\w\s]{0,15}\b(apa|mana|mn|dimana)\b|\bdikirim ke (mana|alamat mana)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_which_address(text: Any) -> bool:
+    text = str(text or "")
+    return bool(WHICH_ADDRESS.search(text)) and (is_question(text) or "?" in text) and not re.search(r"\b(change|ganti|ubah)\b", text, re.IGNORECASE)
 
 
 def _phone_shaped(number: str) -> bool:
@@ -189,6 +203,7 @@ def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
 
 
 ANOTHER_ORDER = re.compile(r"\border\b", re.IGNORECASE)
+CORRECTION = re.compile(r"\b(wrong|sorry|i mean|i meant|actually|typo|mistake|salah|maksud\w*|maaf|eh)\b", re.IGNORECASE)
 # "the second one", "yg kedua": a place in the list of order buttons the bot offered (newest
 # first, so "the latest" and "yg terakhir" are the first).
 # first, so "the latest" and "yg terakhir", an order's word for the latest, are the first).
@@ -242,11 +257,12 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         if intent_of(message) not in INTERRUPTING_INTENTS - ORDER_INTENTS or _gives_order_details(slot, value, message):
             return False
         # Answers the model may read as a FAQ or be unsure of: "I don't remember which e-mail I
-        # used"; a signed-in shopper's "the hoodie one" (read as anything but a sure intent).
+        # used"; a signed-in shopper's "the hoodie one", "yang botol minum" (whatever the model
+        # reads in it, "botol" looking like "bot": the question was which order).
         if slot == "order_contact" and intent_of(message) in UNSURE_READINGS and NUMBER_UNKNOWN.search(str(value or "")):
             return False
-        unsure = intent_of(message) in UNSURE_READINGS or (message.get("intent") or {}).get("confidence", 1.0) < SURE_INTENT
-        if slot == "order_number" and unsure and not is_question(value) and orders_with_named_item(message):
+        leaves = intent_of(message) in ("talk_to_human", "deny", "goodbye") and (message.get("intent") or {}).get("confidence", 1.0) >= SURE_LEAVING
+        if slot == "order_number" and not leaves and not is_question(value) and orders_with_named_item(message):
             return False
         # "yg kedua", "the first one" (the model may read a goodbye in it): a pick among the
         # order buttons the bot offered, unless it asks for a person or says no.
@@ -302,14 +318,18 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         text = message.get("text") or ""
         if tracker.get_slot("requested_slot") == "order_contact" and previous and not (
             intent_of(message) in ORDER_INTENTS or ANOTHER_ORDER.search(text) or _only_an_order_number(text)
+            or (CORRECTION.search(text) and not _phone_shaped(str(value or "")))
         ):
             # A phone number typed while the contact is asked for can look like an order number;
-            # another order is named as such ("and what about order 100001?"), or sent alone
-            # (the shopper correcting a mistyped number).
+            # another order is named as such ("and what about order 100001?"), or sent alone or
+            # as a correction ("sorry, wrong one: 100001").
             return {"order_number": previous}
         named = entity_values(message, "order_id")
+        # "my phone is 447700900123 and the order is 100004": the phone is no order.
+        phones = [n for n in named if _phone_shaped(str(n))]
         if len(named) > 1 and value in named:
-            value = named[0]  # several orders in one message: the first one first (the answer action adds the others)
+            # several orders in one message: the first one first (the answer action adds the others)
+            value = next((n for n in named if n not in phones), named[0])
         number = normalise_order_number(value if isinstance(value, str) else None)
         asked_for_it = tracker.get_slot("requested_slot") == "order_number"
         if number is None and asked_for_it and intent_of(message) not in ("talk_to_human", "deny"):
@@ -353,14 +373,14 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
                 # The proven contact is not tried on it, so nothing counts as a failed guess.
                 # (A contact in this very message is this order's: it is checked below.)
                 return unverified
-            contact = normalise_contact(tracker.get_slot("order_contact"))
+            contact = normalise_contact(tracker.get_slot("order_contact")) or next((p for p in phones if p != number), None)
             if contact == number:
                 return unverified  # the "phone" taken as the contact, sent again: the order number
             if contact:
                 # A contact given before or with the number: check the pair now (once:
                 # validate_order_contact does not check it again).
                 if await contact_matches(desk, tracker, number, contact):
-                    return {"order_number": number, **_proven_by_contact(tracker, number)}
+                    return {"order_number": number, "order_contact": contact, **_proven_by_contact(tracker, number)}
                 return unverified
         except SERVICE_ERRORS:
             return {"order_number": number}
@@ -472,6 +492,8 @@ class ActionAnswerOrderQuestion(Action):
                 dispatcher.utter_message(response="utter_verification_locked")
                 return [SlotSet("follow_up", None), SlotSet("verified_order", None)]
             replies = desk.answer(topic, number)
+            if topic == "change_address" and asks_which_address(_topic_message(tracker).get("text")):
+                replies = [Reply("utter_address_in_the_app", {"order_number": number})]  # no change asked for
             follow_up = FOLLOW_UPS.get(replies[-1].response)
             if (
                 follow_up is None and tracker.get_slot("follow_up") == "confirm_cancel" and topic != "cancel_order"

@@ -33,6 +33,7 @@ INDONESIAN_WORDS = frozenset("""
     dapat dapet kurang lebih tunggu ditunggu nunggu cepat lambat terlambat telat
     sekarang nanti tadi udahan mana dimana kemana bagaimanakah sudahkah
     kah lah kan dah ane silakan silahkan maaf permisi hubungi sambungkan pakai pake oke siap
+    pesenan sya kpn brp trs terus krn tp jg lg gmna gmana knapa emg emang bener
 """.split())
 
 # Indonesian words that English chat uses too: half a vote each.

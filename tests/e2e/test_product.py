@@ -176,16 +176,20 @@ def test_while_the_team_is_away_the_bot_goes_on_helping_after_a_handoff(web, pro
     settings_file.write_text(yaml.safe_dump(document))
     try:
         web.chat("away", "/session_start")
-        handed = web.chat("away", "my parcel arrived damaged")  # a sensitive topic: a person, at once
+        handed = web.chat("away", "I want to talk to a human")
         assert "passing you to a person" in texts(handed) and "still here for your orders" in texts(handed)
         # Until the team is back, the bot answers: the order the shopper names next is looked up.
         assert "e-mail address or phone number" in texts(web.chat("away", "it's order 100014"))
         assert "damaged" in texts(web.chat("away", "emma@example.com"))
+        # A sensitive topic waits for the person, even now.
+        web.chat("away-sensitive", "/session_start")
+        assert "still here" not in texts(web.chat("away-sensitive", "I was charged twice for my order"))
+        assert web.chat("away-sensitive", "it's order 100004")["replies"] == []
         # ... in the conversation paused while the team was in too, once they are gone.
         assert "e-mail address or phone number" in texts(web.chat("away-later", "where is my order 100004?"))
         agent = web.staff("agent", "demo-agent")
         ticket = wait_for(lambda: queue_ticket(agent, web, "away"))
-        assert (ticket["reason"], ticket["status"]) == ("sensitive:parcel", "waiting")
+        assert (ticket["reason"], ticket["status"]) == ("asked_for_human", "waiting")
         assert queue_ticket(agent, web, "away-later")["status"] == "waiting"
     finally:
         settings_file.write_text(original)

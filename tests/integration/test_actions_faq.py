@@ -178,6 +178,20 @@ async def test_a_plain_no_closes_only_after_anything_else(tmp_path, bot_said, re
     assert [m["response"] for m in messages] == [reply]
 
 
+@pytest.mark.parametrize("text, cancels", [
+    ("actually no, cancel it", True), ("no, just cancel the order", True), ("gak, batalin aja", True),
+    ("no, don't cancel it", False), ("no thanks", False), ("gak jadi batal", False),
+])
+async def test_after_an_order_answer_a_no_that_asks_to_cancel_is_that_question(text, cancels):
+    events = [{"event": "action", "name": "action_answer_order_question"}, {"event": "bot", "text": "Order 100003 is late."},
+              {"event": "action", "name": "action_listen"}, {"event": "user", "text": text}]
+    messages, result = await run(ActionPlainNo(), tracker_for([], text=text, events=events, slots={"verified_order": "100003"}))
+    if cancels:
+        assert messages == [] and result[0] == SlotSet("order_topic", "cancel_order")
+    else:
+        assert [m["response"] for m in messages] == ["utter_how_can_i_help"] and result == []
+
+
 def out_of_scope(text, metadata=None, ranking=()):
     latest = {"text": text, "intent": {"name": "out_of_scope", "confidence": 0.6}, "entities": [], "metadata": metadata or {},
               "intent_ranking": [{"name": "out_of_scope", "confidence": 0.6}, *ranking]}

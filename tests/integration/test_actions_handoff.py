@@ -52,8 +52,8 @@ def at(hour, weekday_date="2026-11-23"):  # a Monday; shop.yml: Europe/Berlin, M
 @pytest.mark.parametrize("now, response, when, paused", [
     (at(10), "utter_handoff_now", None, True),
     # The team is away: the ticket waits for them, and the bot is not paused (it goes on helping).
-    (at(19), "utter_handoff_later", "tomorrow at 09:00", False),
-    (at(15, "2026-11-28"), "utter_handoff_later", "on Monday at 09:00", False),  # Saturday after 14:00
+    (at(19), "utter_handoff_later_bot_helps", "tomorrow at 09:00", False),
+    (at(15, "2026-11-28"), "utter_handoff_later_bot_helps", "on Monday at 09:00", False),  # Saturday after 14:00
 ])
 async def test_handoff_opens_a_ticket_says_when_a_person_replies_and_pauses_while_the_team_is_in(
     demo_shop, monkeypatch, now, response, when, paused,
@@ -71,10 +71,14 @@ async def test_handoff_opens_a_ticket_says_when_a_person_replies_and_pauses_whil
     assert ticket.deadline_label.startswith("refund request")
 
 
-async def test_a_sensitive_topic_is_the_tickets_reason(demo_shop):
+async def test_a_sensitive_topic_is_the_tickets_reason_and_waits_for_a_person_even_after_hours(demo_shop, monkeypatch):
+    monkeypatch.setattr(handoff.db, "utcnow", lambda: at(19))  # the team is away
     entity = {"entity": "handoff_topic", "value": "payment"}
-    await ActionHandoff().run(CollectingDispatcher(), tracker(entities=[entity]), DOMAIN)
+    dispatcher = CollectingDispatcher()
+    events = await ActionHandoff().run(dispatcher, tracker(entities=[entity]), DOMAIN)
     assert [t.reason for t in tickets(demo_shop)] == ["sensitive:payment"]
+    # The bot's answers could contradict the shopper on such a topic: it pauses, the person answers.
+    assert [e["event"] for e in events] == ["pause"] and dispatcher.messages[0]["response"] == "utter_handoff_later"
 
 
 async def test_handoff_with_the_database_down_says_so_and_does_not_pause(demo_shop, monkeypatch):

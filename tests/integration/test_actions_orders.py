@@ -88,6 +88,8 @@ async def test_a_signed_in_shopper_may_name_the_item_instead_of_the_order_number
     # Only 100004 of Emma's orders has trainers: it is the one.
     dispatcher = CollectingDispatcher()
     assert not form.interrupts("order_number", "the trainers", named_item("the trainers").latest_message)
+    botol = named_item("yang botol minum", intent="bot_challenge").latest_message  # "botol" looks like "bot" to the model
+    assert not form.interrupts("order_number", "yang botol minum", {**botol, "intent": {"name": "bot_challenge", "confidence": 0.95}})
     result = await form.validate_order_number("the trainers", dispatcher, named_item("the trainers"), {})
     assert result["order_number"] == result["verified_order"] == "100004" and dispatcher.messages == []
     # Two of hers have the hoodie: both are offered, newest first, and the question waits.
@@ -156,6 +158,30 @@ async def test_no_number_gets_help_instead_of_a_bare_refusal(text, response):
     dispatcher = CollectingDispatcher()
     result = await ValidateOrderLookupForm().validate_order_number(text, dispatcher, tracker(text=text), {})
     assert result == {"order_number": None} and [m["response"] for m in dispatcher.messages] == [response]
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("sorry wrong one, 100001", "100001"), ("eh salah, 100001 kak", "100001"),
+    ("100001 is the reference my friend gave me", "100004"),  # no correction: the asked order stays
+    ("sorry, my phone is 447700900456", "100004"),
+])
+async def test_a_corrected_order_number_replaces_the_one_asked_about(text, kept):
+    asking = Tracker("shopper", {"requested_slot": "order_contact", "order_number": "100004"},
+                     {"text": text, "intent": {"name": "inform"}, "entities": []},
+                     [{"event": "slot", "name": "order_number", "value": "100004"}, {"event": "user", "text": text}],
+                     False, None, {"name": "order_lookup_form"}, "action_listen")
+    value = "447700900456" if "447700900456" in text else "100001"
+    result = await ValidateOrderLookupForm().validate_order_number(value, CollectingDispatcher(), asking, {})
+    assert result["order_number"] == kept
+
+
+async def test_a_phone_and_an_order_number_in_one_message_are_the_pair():
+    text = "hi my phone number is 447700900123 and order is 100004"
+    latest = {"text": text, "intent": {"name": "inform"}, "entities": [
+        {"entity": "order_id", "value": "447700900123"}, {"entity": "order_id", "value": "100004"}]}
+    asking = Tracker("shopper", {"requested_slot": None}, latest, [{"event": "user", "text": text}], False, None, {}, "action_listen")
+    result = await ValidateOrderLookupForm().validate_order_number("447700900123", CollectingDispatcher(), asking, {})
+    assert (result["order_number"], result["verified_order"], result["order_contact"]) == ("100004", "100004", "447700900123")
 
 
 @pytest.mark.parametrize("text", ["447700900456", "my phone is 447700900456, has my order shipped?"])
@@ -512,6 +538,17 @@ async def test_an_unpaid_orders_cancellation_request_promises_no_refund(demo_sho
     dispatcher = CollectingDispatcher()
     await ActionConfirmCancellation().run(dispatcher, tracker({"verified_order": "100015"}, events=AFTER_CANCEL_QUESTION), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_cancellation_requested_unpaid"]
+
+
+async def test_a_question_about_the_address_is_no_request_to_change_it():
+    slots = {"verified_order": "100002", "verified_by": "contact", "order_number": "100002", "order_topic": "change_address"}
+    for text, response in (("what address is it going to?", "utter_address_in_the_app"), ("can you change the address?", None)):
+        dispatcher = CollectingDispatcher()
+        events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, events=asked(text, "change_address")), {})
+        if response:
+            assert [m["response"] for m in dispatcher.messages] == [response] and SlotSet("follow_up", None) in events
+        else:
+            assert dispatcher.messages == [] and SlotSet("follow_up", "address_form") in events  # the form asks for the address
 
 
 async def test_declining_keeps_the_order():

@@ -8,6 +8,8 @@ from bot.nlu.language import LanguageDetector
 INDONESIAN = [
     # the issue's own examples
     "pesanan saya belum sampai", "mau batalin pesanan 100001", "kapan refund saya cair", "bisa bicara dengan admin?",
+    # abbreviated and misspelt, as typed on a phone
+    "pesenan sya kpn nyampe y", "trs gmn kak", "brp lama lg",
     # short chat messages
     "kak", "halo kak", "halo min", "permisi", "makasih kak", "iya", "ya kak", "ok kak siap", "gak jadi",
     "udah kak", "belum", "tolong dong", "ada orang?", "selamat pagi", "terima kasih banyak",
