@@ -122,7 +122,7 @@ class ActionAnswerFaq(FaqAction):
     ) -> List[Dict[Text, Any]]:
         topic = order_question_in_context(tracker)
         if topic:
-            return [SlotSet("order_topic", topic), FollowupAction("order_lookup_form")]
+            return ask_order_question(topic)
         faq = selected_faq(tracker, self.store)
         if faq is None:
             return say_not_sure(dispatcher, tracker, domain, self.store)
@@ -136,6 +136,11 @@ class ActionAnswerFaq(FaqAction):
 ORDER_READING_IN_CONTEXT = 0.15
 # A follow-up of at most this many words that names an item ("and the lamp?") is about its order.
 SHORT_FOLLOW_UP_WORDS = 4
+
+
+def ask_order_question(topic: Text) -> List[Dict[Text, Any]]:
+    """The events that hand a message on to the order look-up as a question of `topic`."""
+    return [SlotSet("order_topic", topic), FollowupAction("order_lookup_form")]
 
 
 def order_question_in_context(tracker: Tracker) -> Optional[Text]:
@@ -282,7 +287,7 @@ class ActionPlainNo(Action):
     ) -> List[Dict[Text, Any]]:
         text = tracker.latest_message.get("text") or ""
         if tracker.get_slot("verified_order") and CANCEL_AFTER_ALL.search(text) and not NOT_CANCELLING.search(text):
-            return [SlotSet("order_topic", "cancel_order"), FollowupAction("order_lookup_form")]
+            return ask_order_question("cancel_order")
         before, _ = tracker_events.split_at_latest_message(tracker.events)
         said = [event for event in before if tracker_events.is_bot(event)]
         last = (said[-1].get("metadata") or {}).get("utter_action") if said else None
@@ -301,7 +306,7 @@ class ActionNotSure(FaqAction):
     ) -> List[Dict[Text, Any]]:
         topic = order_question_in_context(tracker) or order_question_naming_an_item(tracker)
         if topic:
-            return [SlotSet("order_topic", topic), FollowupAction("order_lookup_form")]
+            return ask_order_question(topic)
         return say_not_sure(dispatcher, tracker, domain, self.store)
 
 
@@ -316,6 +321,6 @@ class ActionOutOfScope(Action):
     ) -> List[Dict[Text, Any]]:
         topic = order_question_naming_an_item(tracker)
         if topic:
-            return [SlotSet("order_topic", topic), FollowupAction("order_lookup_form")]
+            return ask_order_question(topic)
         dispatcher.utter_message(response="utter_out_of_scope")
         return []
