@@ -151,7 +151,7 @@ class Product:
             endpoints = home / "endpoints.yml"
             endpoints.write_text(
                 "action_endpoint:\n  url: ${ACTION_ENDPOINT_URL}\n"
-                f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {home / 'tracker.db'}\n",
+                f"tracker_store:\n  type: bot.rasa.tracker_store.CachedSQLTrackerStore\n  dialect: sqlite\n  db: {home / 'tracker.db'}\n",
                 encoding="utf-8",
             )
             self.env.update({"DATABASE_URL": f"sqlite:///{home / 'shop.db'}", "RASA_ENDPOINTS": str(endpoints)})

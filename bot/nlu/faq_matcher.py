@@ -36,7 +36,6 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import encoders
-from bot.nlu.sentence_encoder import sentence_encoder
 
 log = logging.getLogger(__name__)
 NEAREST = 3
@@ -78,7 +77,7 @@ class FaqMatcher(GraphComponent):
             message for message in training_data.intent_examples
             if message.get(INTENT) == self.retrieval_intent and message.get(INTENT_RESPONSE_KEY)
         ]
-        vectors = sentence_encoder().encode([message.get(TEXT) for message in phrasings])
+        vectors = encoders.encode("minilm", [message.get(TEXT) for message in phrasings])
         with self._model_storage.write_to(self._resource) as directory:
             np.savez(Path(directory) / _PHRASINGS_FILE, vectors=vectors, keys=[m.get(INTENT_RESPONSE_KEY) for m in phrasings])
         return self._resource
@@ -88,7 +87,7 @@ class FaqMatcher(GraphComponent):
         cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> FaqMatcher:
-        sentence_encoder()  # loads the weights now, not at the first shopper's message
+        encoders.load("minilm")  # the weights now, not at the first shopper's message
         try:
             with model_storage.read_from(resource) as directory, np.load(Path(directory) / _PHRASINGS_FILE) as stored:
                 return cls(config, model_storage, resource, stored["vectors"], [str(key) for key in stored["keys"]])
@@ -111,7 +110,7 @@ class FaqMatcher(GraphComponent):
         with_text = [message for message in messages if message.get(TEXT)]
         if not self.labels or not with_text:
             return messages
-        for message, vector in zip(with_text, sentence_encoder().encode([m.get(TEXT) for m in with_text])):
+        for message, vector in zip(with_text, encoders.encode("minilm", [m.get(TEXT) for m in with_text])):
             ranking = self.ranking(vector)
             best = ranking[0][INTENT_RESPONSE_KEY]
             utter_action = f"utter_{best}"
@@ -141,7 +140,7 @@ class FaqMatcher(GraphComponent):
         if not faq_questions:
             return
         answered = answered if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == self.retrieval_intent else None
-        vectors = sentence_encoder().encode([question["text"] for question in faq_questions])
+        vectors = encoders.encode("minilm", [question["text"] for question in faq_questions])
         named = {}
         for question, vector in zip(faq_questions, vectors):
             best = self.ranking(vector)[0]

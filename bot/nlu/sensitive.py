@@ -32,7 +32,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.config import Config
 from bot.shop.tickets import sensitive_topic
-from bot.nlu.sentence_encoder import sentence_encoder
+from bot.nlu import encoders
 from bot.shop.settings import HandoffRules, SettingsError, SettingsFile
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ MIN_WORDS_BY_MEANING = 3
 def _example_vectors(texts: Tuple[str, ...]) -> np.ndarray:
     """The examples' vectors, computed once for each version of them: shop.yml changes
     for other reasons too (working hours), and then the same vectors serve again."""
-    return sentence_encoder().encode(texts)
+    return encoders.encode("minilm", texts)
 
 
 class SensitiveTopicMatcher:
@@ -67,7 +67,7 @@ class SensitiveTopicMatcher:
         by_phrase = sensitive_topic(text, self.rules.sensitive)
         if by_phrase or not about_the_shop or len(text.split()) < MIN_WORDS_BY_MEANING:
             return by_phrase
-        return self.topic_by_meaning(sentence_encoder().encode([text])[0] if vector is None else vector)
+        return self.topic_by_meaning(encoders.encode("minilm", [text])[0] if vector is None else vector)
 
     def topic_by_meaning(self, vector: np.ndarray) -> Optional[str]:
         if not self._topics:
@@ -105,8 +105,8 @@ class SensitiveTopicRouter(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         with_text = [message for message in messages if message.get("text")]
-        # The same texts the featurizer and the FAQ matcher encoded: the encoder's last result.
-        vectors = sentence_encoder().encode([message.get("text") for message in with_text])
+        # The same texts the featurizer and the FAQ matcher encoded: remembered by the encoder.
+        vectors = encoders.encode("minilm", [message.get("text") for message in with_text])
         matcher = self.matcher()
         for message, vector in zip(with_text, vectors):
             text = message.get("text")

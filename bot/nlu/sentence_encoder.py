@@ -93,13 +93,6 @@ def basic_tokens(text: str) -> List[Tuple[str, Span]]:
     return [(_normalise(word), span) for word, span in tokens if _normalise(word)]
 
 
-def _read_only(array: np.ndarray) -> np.ndarray:
-    """A copy nobody can change: embeddings are shared between callers (see `_last`)."""
-    copy = array.copy()
-    copy.setflags(write=False)
-    return copy
-
-
 class SentenceEncoder:
     def __init__(self, directory: Path) -> None:
         vocabulary = (directory / "vocab.txt").read_text(encoding="utf-8").splitlines()
@@ -109,9 +102,6 @@ class SentenceEncoder:
         self.layers = config["num_hidden_layers"]
         self.heads = config["num_attention_heads"]
         self.dimension = config["hidden_size"]
-        # The texts last embedded and their embeddings: the featurizer and the FAQ matcher
-        # ask for the same message one after the other, and it is computed once.
-        self._last: Tuple[Tuple[str, ...], List[Embedding]] = ((), [])
 
     def word_pieces(self, word: str) -> List[int]:
         """Greedy longest-match WordPiece, as BERT's tokenizer does."""
@@ -187,9 +177,6 @@ class SentenceEncoder:
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> List[Embedding]:
         """Each text's sentence vector and its pieces' vectors (for per-word features)."""
-        last_texts, last_embeddings = self._last
-        if texts and tuple(texts) == last_texts:
-            return list(last_embeddings)
         tokenized = [self.tokenize(text) for text in texts]
         # Batches of similar length waste little on padding.
         order = sorted(range(len(texts)), key=lambda index: len(tokenized[index][0]))
@@ -203,12 +190,11 @@ class SentenceEncoder:
             for batch_row, row in enumerate(rows):
                 spans = tokenized[row][1]
                 # Copies: a view would keep the whole padded batch alive.
-                embeddings[row] = Embedding(_read_only(pooled[batch_row]), _read_only(x[batch_row, : len(spans)]), spans)
-        self._last = (tuple(texts), embeddings)
-        return list(embeddings)
+                embeddings[row] = Embedding(pooled[batch_row].copy(), x[batch_row, : len(spans)].copy(), spans)
+        return embeddings
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length sentence vectors, one row per text."""
+        """Unit-length sentence vectors, one row per text (bot/nlu/encoders.py `encode` remembers them)."""
         return np.stack([embedding.sentence for embedding in self.embed(texts)]) if texts else np.zeros((0, self.dimension))
 
 

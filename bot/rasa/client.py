@@ -45,7 +45,7 @@ def validate_message(sender: Any, text: Any) -> None:
 
 
 class RasaClient:
-    """The one way to talk to a Rasa server: its REST channel (shopper messages) and its
+    """The one way to talk to a Rasa server: its shop channel (shopper messages) and its
     token-protected HTTP API (parsing, trackers, events, models). Rasa down or refusing is
     ServiceUnavailable.
 
@@ -57,6 +57,7 @@ class RasaClient:
     # Generous: while a retrained model is swapped in, Rasa holds messages until it is loaded (~30 s).
     TIMEOUT_SECONDS = 120
     MODEL_LOAD_TIMEOUT_SECONDS = 300
+    IDLE_CONNECTION_SECONDS = 1.0
 
     def __init__(self, session: aiohttp.ClientSession, token: str, urls: Union[str, Sequence[str]]):
         self.session, self.token = session, token
@@ -70,16 +71,23 @@ class RasaClient:
     async def connect(cls, urls: Union[str, Sequence[str]], token: str) -> AsyncIterator["RasaClient"]:
         """A client of one Rasa server (a URL) or of several (a sequence of URLs)."""
         timeout = aiohttp.ClientTimeout(total=cls.TIMEOUT_SECONDS)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        # An idle connection is dropped well before Rasa (Sanic: after 5 s) closes it: a request
+        # written to a connection the server is closing is lost.
+        connector = aiohttp.TCPConnector(keepalive_timeout=cls.IDLE_CONNECTION_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             yield cls(session, token, urls)
 
-    async def send(self, sender: str, text: str, metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-        """Send one shopper message through Rasa's REST channel; the bot's replies."""
+    async def send(
+        self, sender: str, text: str, metadata: Optional[Dict[str, Any]] = None, after: Optional[float] = None,
+    ) -> Dict[str, Any]:
+        """Send one shopper message through the shop channel (bot/rasa/channel.py): the bot's
+        replies as tracker events (those later than `after` if given, else this message's),
+        and the conversation's cursor, `{"replies": [...], "cursor": ...}`."""
         validate_message(sender, text)
         if metadata is not None and not isinstance(metadata, dict):
             raise InvalidInput("`metadata` must be a JSON object.")
-        payload = {"sender": sender, "message": text, "metadata": metadata or {}}
-        return await self._call("POST", "/webhooks/rest/webhook", json=payload, authorised=False)
+        payload = {"sender": sender, "message": text, "metadata": metadata or {}, "after": after}
+        return await self._call("POST", "/webhooks/shop/webhook", json=payload, authorised=False)
 
     async def is_up(self) -> bool:
         """Whether every server answers (a model may still be loading)."""

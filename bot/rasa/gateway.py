@@ -118,13 +118,14 @@ class Gateway:
                 # team was in paused the conversation), and the ticket keeps the latest words.
                 await self.rasa.append_events(sender, [tracker_events.RESUME])
                 self.tickets.note_shopper_message(ticket.id, text=words)
-            now_seconds = time.time()
-            replies = [reply(m.get("text"), m.get("buttons"), now_seconds) for m in await self.rasa.send(sender, text, metadata)]
+            answer = await self.rasa.send(sender, text, metadata, after)
+            replies = [reply_of(event) for event in answer["replies"]]
             self.offered.remember(sender, replies)
             ticket = self.tickets.open_ticket_of(sender)  # the bot may have handed over just now
-            if not replies and not person_answers(ticket, team_away) and not await self.rasa.action_server_up(self.shop.config.actions_url):
-                apology, ticket = await self.apologise_for_trouble(sender, words, ticket)
-                replies = [reply(apology, None, time.time())]
+            if replies or person_answers(ticket, team_away) or await self.rasa.action_server_up(self.shop.config.actions_url):
+                return {"replies": replies, "cursor": answer["cursor"], "handoff": handoff_state(ticket)}
+            apology, ticket = await self.apologise_for_trouble(sender, words, ticket)
+            replies = [reply(apology, None, time.time())]
         else:
             parse = await self.rasa.parse(text)
             events = events if events is not None else await self.rasa.events(sender)

@@ -386,6 +386,12 @@ def get_order(session: Session, shop_id: int, number: str) -> Optional[Order]:
     return session.execute(query).scalar_one_or_none()
 
 
+def order_customer(session: Session, shop_id: int, number: str) -> Optional[Customer]:
+    """The customer who placed the order (one query, none of the order's details)."""
+    query = select(Customer).join(Order, Order.customer_id == Customer.id).where(Order.shop_id == shop_id, Order.number == number)
+    return session.execute(query).scalar_one_or_none()
+
+
 def get_customer(session: Session, shop_id: int, external_id: str) -> Optional[Customer]:
     query = select(Customer).where(Customer.shop_id == shop_id, Customer.external_id == external_id)
     return session.execute(query).scalar_one_or_none()
@@ -427,13 +433,24 @@ def record_verification_attempt(
     ))
 
 
-def verification_attempts(
+def verification_failure_times(
     session: Session, shop_id: int, since: datetime, client: Optional[str] = None, order_number: Optional[str] = None,
-) -> List[VerificationAttempt]:
-    """Attempts since `since`, oldest first, by one client or on one order number."""
-    query = select(VerificationAttempt).where(VerificationAttempt.shop_id == shop_id, VerificationAttempt.created_at >= since)
+) -> List[datetime]:
+    """When the failed attempts since `since` were made, by one client or on one order number
+    (a busy address's successes, a proxy's, are many and count for nothing here)."""
+    query = select(VerificationAttempt.created_at).where(
+        VerificationAttempt.shop_id == shop_id, VerificationAttempt.created_at >= since, VerificationAttempt.succeeded.is_(False),
+    )
     if client is not None:
         query = query.where(VerificationAttempt.client == client[:200])
     if order_number is not None:
         query = query.where(VerificationAttempt.order_number == order_number[:32])
-    return list(session.execute(query.order_by(VerificationAttempt.created_at, VerificationAttempt.id)).scalars())
+    return list(session.execute(query).scalars())
+
+
+def latest_verification_outcomes(session: Session, shop_id: int, client: str, since: datetime, limit: int) -> List[bool]:
+    """Whether each of the client's latest `limit` attempts since `since` succeeded, oldest first."""
+    query = select(VerificationAttempt.succeeded).where(
+        VerificationAttempt.shop_id == shop_id, VerificationAttempt.client == client[:200], VerificationAttempt.created_at >= since,
+    ).order_by(VerificationAttempt.created_at.desc(), VerificationAttempt.id.desc()).limit(limit)
+    return list(reversed(session.execute(query).scalars().all()))

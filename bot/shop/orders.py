@@ -243,29 +243,29 @@ class OrderDesk:
         """Seconds to hold back the answer to the client's latest failed check (rules.verification_delay)."""
         now = self.clock()
         with self.sessions() as session:
-            attempts = db.verification_attempts(session, self.shop_id, now - self.limits.client_window, client=client)
-        return rules.verification_delay([attempt.succeeded for attempt in attempts], self.limits)
+            # More failures in a row than this within the window lock the client out anyway.
+            outcomes = db.latest_verification_outcomes(
+                session, self.shop_id, client, now - self.limits.client_window, self.limits.failures_per_client + 1,
+            )
+        return rules.verification_delay(outcomes, self.limits)
 
     def _locked(self, session: Session, shop_id: int, client: str, number: Optional[str], now: datetime) -> bool:
         limits = self.limits
-        by_client = db.verification_attempts(session, shop_id, now - limits.client_day, client=client)
-        on_order = db.verification_attempts(session, shop_id, now - limits.order_window, order_number=number) if number else []
-        return rules.verification_locked(
-            [a.created_at for a in by_client if not a.succeeded], [a.created_at for a in on_order if not a.succeeded], now, limits,
-        )
+        by_client = db.verification_failure_times(session, shop_id, now - limits.client_day, client=client)
+        on_order = db.verification_failure_times(session, shop_id, now - limits.order_window, order_number=number) if number else []
+        return rules.verification_locked(by_client, on_order, now, limits)
 
     def verify_customer(self, number: str, customer_external_id: str) -> bool:
         with self.sessions() as session:
-            order = db.get_order(session, self.shop_id, number)
-            return order is not None and order.customer.external_id == customer_external_id
+            customer = db.order_customer(session, self.shop_id, number)
+            return customer is not None and customer.external_id == customer_external_id
 
     def same_customer(self, number: str, verified_number: str) -> bool:
         """Whether order `number` was placed by the customer of the already verified order. No
         try is recorded: it can only show a shopper their own orders, so it guesses nothing."""
         with self.sessions() as session:
-            order = db.get_order(session, self.shop_id, number)
-            verified = db.get_order(session, self.shop_id, verified_number)
-            return order is not None and verified is not None and order.customer_id == verified.customer_id
+            customer = db.order_customer(session, self.shop_id, number)
+            return customer is not None and customer is db.order_customer(session, self.shop_id, verified_number)
 
     def recent_orders(self, customer_external_id: str) -> List[Tuple[str, str]]:
         """The customer's latest orders, newest first: (number, label as a button shows it)."""

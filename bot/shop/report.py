@@ -1156,6 +1156,10 @@ _VARIABLE = re.compile(r"\$\{([^}]+)\}")
 TRACKER_MARGIN = timedelta(days=2)
 
 
+# Our SQL tracker store (bot/rasa/tracker_store.py), named by its class path in endpoints.yml.
+SQL_TRACKER_STORE = "bot.rasa.tracker_store.CachedSQLTrackerStore"
+
+
 def tracker_store_url(project_dir: Path, environ: Mapping[str, str] = os.environ) -> Optional[str]:
     """Where Rasa keeps the conversations: $TRACKER_STORE_URL, else the SQL tracker store of
     endpoints.yml (a relative SQLite path is relative to the project, where Rasa runs). None
@@ -1167,7 +1171,7 @@ def tracker_store_url(project_dir: Path, environ: Mapping[str, str] = os.environ
     except (OSError, yaml.YAMLError):
         return None
     store = endpoints.get("tracker_store") or {}
-    if str(store.get("type", "")).upper() != "SQL":
+    if str(store.get("type", "")).upper() != "SQL" and store.get("type") != SQL_TRACKER_STORE:
         return None
 
     def value(key: str, default: Any = None) -> Any:

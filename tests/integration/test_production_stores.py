@@ -224,8 +224,8 @@ def test_production_environment_fills_the_endpoints_variables_from_the_urls():
 
 
 def test_the_production_endpoints_file_reads_as_rasa_reads_it():
-    """endpoints.production.yml with the variables set: Rasa's own reader gives a SQL tracker store
-    on PostgreSQL and a Redis lock store."""
+    """endpoints.production.yml with the variables set: Rasa's own reader gives our SQL tracker
+    store on PostgreSQL and our Redis lock store."""
     from rasa.core.utils import read_endpoints_from_path
 
     from bot.config import PROJECT_DIR
@@ -239,7 +239,8 @@ def test_the_production_endpoints_file_reads_as_rasa_reads_it():
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    assert endpoints.tracker_store.type == "SQL" and endpoints.tracker_store.kwargs["dialect"] == "postgresql"
+    assert endpoints.tracker_store.type == "bot.rasa.tracker_store.CachedSQLTrackerStore"
+    assert endpoints.tracker_store.kwargs["dialect"] == "postgresql"
     assert endpoints.tracker_store.kwargs["db"] == "shop_production_tracker"
     assert endpoints.lock_store.type == "bot.rasa.lock_store.SerialisedRedisLockStore"
     assert str(endpoints.lock_store.kwargs["port"]) == "6379"
@@ -271,9 +272,9 @@ def test_rasa_client_spreads_requests_over_servers_and_skips_one_that_refuses():
         def server(name):
             async def webhook(request):
                 seen.append(name)
-                return web.json_response([{"text": name}])
+                return web.json_response({"replies": [{"event": "bot", "text": name}], "cursor": 1.0})
             app = web.Application()
-            app.router.add_post("/webhooks/rest/webhook", webhook)
+            app.router.add_post("/webhooks/shop/webhook", webhook)
             return app
 
         runners, urls = [], []
@@ -291,7 +292,7 @@ def test_rasa_client_spreads_requests_over_servers_and_skips_one_that_refuses():
                     await rasa.send("s", "hi")
             async with RasaClient.connect([urls[0], down], "t") as rasa:
                 for _ in range(3):
-                    assert (await rasa.send("s", "hi"))[0]["text"] == "a"
+                    assert (await rasa.send("s", "hi"))["replies"][0]["text"] == "a"
         finally:
             for runner in runners:
                 await runner.cleanup()

@@ -63,11 +63,27 @@ def test_paraphrases_are_closer_than_other_topics(encoder):
     assert parcel @ package > parcel @ weather
 
 
-def test_the_same_texts_asked_again_are_not_computed_again(encoder):
-    first = encoder.embed(["where is my parcel"])
-    again = encoder.embed(["where is my parcel"])
-    assert again[0] is first[0]
-    with pytest.raises(ValueError):  # shared between callers, so nobody may change it
-        again[0].sentence[0] = 1.0
-    other = encoder.embed(["can i pay with paypal"])
-    assert other[0] is not first[0] and not np.allclose(other[0].sentence, first[0].sentence)
+def test_the_same_texts_asked_again_are_not_computed_again(monkeypatch):
+    from bot.nlu import encoders
+
+    computed = []
+    minilm = encoders._ENCODE["minilm"]
+    monkeypatch.setitem(encoders._ENCODE, "minilm", lambda texts: computed.append(list(texts)) or minilm(texts))
+    monkeypatch.setitem(encoders._remembered, "minilm", type(encoders._remembered["minilm"])())
+    first = encoders.encode("minilm", ["where is my parcel", "where is my parcel"])
+    again = encoders.encode("minilm", ["can i pay with paypal", "where is my parcel"])
+    assert computed == [["where is my parcel"], ["can i pay with paypal"]]  # each text once
+    assert np.array_equal(again[1], first[0]) and not np.allclose(again[0], first[0])
+    again[1][0] = 1.0  # the caller's own copy: what is remembered stays
+    assert np.array_equal(encoders.encode("minilm", ["where is my parcel"])[0], first[0])
+
+
+def test_only_the_latest_texts_are_remembered(monkeypatch):
+    from bot.nlu import encoders
+
+    monkeypatch.setattr(encoders, "REMEMBERED_TEXTS", 2)
+    monkeypatch.setitem(encoders._remembered, "use", type(encoders._remembered["use"])())
+    encoders.encode("use", ["a parcel", "a refund"])
+    encoders.encode("use", ["a parcel"])  # used again: the refund is now the oldest
+    encoders.encode("use", ["a voucher"])
+    assert list(encoders._remembered["use"]) == ["a parcel", "a voucher"]
