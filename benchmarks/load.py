@@ -6,8 +6,8 @@
 For each set-up it starts the product on free ports (`python -m bot run`, embedded: SQLite in a
 temporary folder; `python -m bot run --production`: PostgreSQL databases shop_benchmark and
 shop_benchmark_tracker, dropped and created afresh, Redis, 2 Rasa servers), then for each number
-of shoppers runs that many concurrent shoppers, each with its own cookie jar (one
-aiohttp.ClientSession), sending `--messages` messages one after another over the web service's
+of shoppers runs that many concurrent shoppers, each its own browser (one aiohttp.ClientSession,
+showing the browser key its first answer gave, as the storefront widget does), sending `--messages` messages one after another over the web service's
 /api/chat: the Chat Welcome (`/session_start`), FAQ questions, order look-ups with the demo shop's
 order numbers and e-mails, and a handoff to a person as the last message; like the storefront
 widget, each message carries the cursor of the answer before (`after`). Every reply is checked
@@ -265,18 +265,21 @@ def _text(replies: List[dict]) -> str:
 
 
 async def shop_shopper(run: Run, web_url: str, index: int, messages: int) -> None:
-    """One shopper over /api/chat with their own cookie jar; checks each reply, then the history."""
+    """One shopper over /api/chat, as the storefront widget talks; checks each reply, then the history."""
     flow = SHOPPER_FLOW[: messages - 1] + [SHOPPER_FLOW[-1]] if messages < len(SHOPPER_FLOW) else \
         SHOPPER_FLOW[:-1] + [SHOPPER_FLOW[1 + i % 18] for i in range(messages - len(SHOPPER_FLOW))] + [SHOPPER_FLOW[-1]]
     sender = f"load-{uuid.uuid4().hex[:8]}-{index}"
     sent: List[str] = []
-    cursor: Optional[float] = None  # as the widget does: each message asks for every reply since the last
+    # As the widget does: each message asks for every reply since the last (the cursor), and
+    # shows the browser key the first answer gave.
+    cursor: Optional[float] = None
+    headers: Dict[str, str] = {}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         for text, expected in flow:
             started = time.perf_counter()
             message = {"sender": sender, "message": text, **({"after": cursor} if cursor is not None else {})}
             try:
-                async with session.post(f"{web_url}/api/chat", json=message) as response:
+                async with session.post(f"{web_url}/api/chat", json=message, headers=headers) as response:
                     body = await response.json()
                     status = response.status
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
@@ -291,6 +294,7 @@ async def shop_shopper(run: Run, web_url: str, index: int, messages: int) -> Non
                 continue
             sender = body.get("sender", sender)
             cursor = body.get("cursor", cursor)
+            headers = {"X-Chat-Key": body["key"]} if body.get("key") else headers
             sent.append(text)
             answer = _text(body.get("replies") or [])
             if not answer.strip() and expected != "%HANDOFF%":
@@ -302,7 +306,7 @@ async def shop_shopper(run: Run, web_url: str, index: int, messages: int) -> Non
                     run.wrong.append(f"{sender} {text!r}: no handoff ({answer[:120]!r})")
             elif expected.lower() not in answer.lower():
                 run.wrong.append(f"{sender} {text!r}: expected {expected!r}, got {answer[:160]!r}")
-        async with session.get(f"{web_url}/api/chat/history", params={"sender": sender}) as response:
+        async with session.get(f"{web_url}/api/chat/history", params={"sender": sender}, headers=headers) as response:
             history = await response.json()
     said = [m["text"] for m in history.get("messages", []) if m.get("from") == "shopper"]
     expected_said = [t for t in sent if not t.startswith("/")]

@@ -81,8 +81,12 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
     from bot.web.app import create_app
 
+    from bot import garbage
+
     logging.basicConfig(level=logging.INFO)
-    web.run_app(create_app(config), host=config.host, port=config.web_port, print=None, shutdown_timeout=5)
+    app = create_app(config)
+    garbage.settle()
+    web.run_app(app, host=config.host, port=config.web_port, print=None, shutdown_timeout=5)
     return 0
 
 

@@ -62,7 +62,8 @@ def commands(config: Config, endpoints: str = "endpoints.yml") -> Dict[str, List
     }
     return {
         **rasa,
-        "actions": [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(config.actions_port)],
+        # rasa_sdk's own action server, its garbage collector settled (bot/rasa/action_server.py).
+        "actions": [python, "-m", "bot.rasa.action_server", "--actions", "actions", "--port", str(config.actions_port)],
         "web": [python, "-m", "bot", "serve"],
     }
 

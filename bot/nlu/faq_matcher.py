@@ -60,7 +60,12 @@ class FaqMatcher(GraphComponent):
         self.vectors = vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
         keys = np.array(keys or [], dtype=str)  # each vector's `faq/<id>`
         self.labels = sorted(set(keys.tolist()))
-        self._rows = [np.flatnonzero(keys == label) for label in self.labels]  # each label's vectors
+        rows = [np.flatnonzero(keys == label) for label in self.labels]  # each label's vectors
+        # One row per label of its vectors' indices, padded with -1 (a similarity of -inf).
+        self._rows = np.full((len(rows), max((len(r) for r in rows), default=0)), -1)
+        for label, label_rows in enumerate(rows):
+            self._rows[label, : len(label_rows)] = label_rows
+        self._nearest = np.minimum([len(r) for r in rows], NEAREST)
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
@@ -97,14 +102,13 @@ class FaqMatcher(GraphComponent):
 
     def ranking(self, vector: np.ndarray) -> List[Dict[Text, Any]]:
         """The FAQs, best first, each with the mean similarity of its nearest phrasings."""
-        similarities = self.vectors @ vector
-        scores = []
-        for label, rows in zip(self.labels, self._rows):
-            nearest = np.sort(similarities[rows])[-NEAREST:]
-            scores.append((float(np.clip(nearest.mean(), 0.0, 1.0)), label))
-        scores.sort(key=lambda score: -score[0])
-        return [{"id": index, "confidence": confidence, INTENT_RESPONSE_KEY: label}
-                for index, (confidence, label) in enumerate(scores[:RANKING_LENGTH])]
+        similarities = np.append(self.vectors @ vector, -np.inf)[self._rows]
+        nearest = min(NEAREST, similarities.shape[1])
+        top = -np.partition(-similarities, nearest - 1, axis=1)[:, :nearest]
+        scores = np.clip(np.where(np.isfinite(top), top, 0.0).sum(axis=1) / self._nearest, 0.0, 1.0)
+        best = np.argsort(-scores, kind="stable")[:RANKING_LENGTH]
+        return [{"id": index, "confidence": float(scores[label]), INTENT_RESPONSE_KEY: self.labels[label]}
+                for index, label in enumerate(best)]
 
     def process(self, messages: List[Message]) -> List[Message]:
         with_text = [message for message in messages if message.get(TEXT)]

@@ -3,6 +3,7 @@ import asyncio
 import itertools
 import json
 import re
+import zlib
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
@@ -49,10 +50,13 @@ class RasaClient:
     token-protected HTTP API (parsing, trackers, events, models). Rasa down or refusing is
     ServiceUnavailable.
 
-    Several servers (production: a shared tracker store and Rasa's Redis lock store behind them):
-    each request goes to the next server in turn, so the messages of one conversation may reach
-    any of them; Rasa's lock store keeps them in order and the shared tracker store keeps the
-    conversation whole. A model swap goes to every server, one after another."""
+    Several servers: each conversation has its own (by a hash of its id, so every web service
+    picks the same one), and goes to the next while that one refuses connections; other requests
+    go to each server in turn. A server then finds the conversations it answers in its memory
+    (bot/rasa/tracker_store.py), and the embedded servers, whose locks live in their memory, each
+    handle their own conversations. In production any server may take any message all the same:
+    Rasa's Redis lock store keeps a conversation's messages in order and the shared tracker store
+    keeps it whole. A model swap goes to every server, one after another."""
 
     # Generous: while a retrained model is swapped in, Rasa holds messages until it is loaded (~30 s).
     TIMEOUT_SECONDS = 120
@@ -87,7 +91,7 @@ class RasaClient:
         if metadata is not None and not isinstance(metadata, dict):
             raise InvalidInput("`metadata` must be a JSON object.")
         payload = {"sender": sender, "message": text, "metadata": metadata or {}, "after": after}
-        return await self._call("POST", "/webhooks/shop/webhook", json=payload, authorised=False)
+        return await self._call("POST", "/webhooks/shop/webhook", json=payload, authorised=False, conversation=sender)
 
     async def is_up(self) -> bool:
         """Whether every server answers (a model may still be loading)."""
@@ -110,14 +114,14 @@ class RasaClient:
     async def tracker(self, sender: str) -> Dict[str, Any]:
         """The conversation's tracker (events, slots, latest message)."""
         validate_sender(sender)
-        return await self._call("GET", f"{_conversation(sender)}/tracker")
+        return await self._call("GET", f"{_conversation(sender)}/tracker", conversation=sender)
 
     async def events(self, sender: str) -> List[Dict[str, Any]]:
         return (await self.tracker(sender)).get("events") or []
 
     async def append_events(self, sender: str, events: List[Dict[str, Any]]) -> None:
         """Add events to a conversation (a message recorded without a reply, an agent's reply, pause/resume)."""
-        await self._call("POST", f"{_conversation(sender)}/tracker/events", json=events)
+        await self._call("POST", f"{_conversation(sender)}/tracker/events", json=events, conversation=sender)
 
     async def answer_now(self, sender: str, max_actions: int = 10) -> List[Dict[str, Any]]:
         """Let the bot answer the conversation's latest message, which it recorded without replying:
@@ -125,13 +129,13 @@ class RasaClient:
         path = _conversation(sender)
         messages: List[Dict[str, Any]] = []
         for _ in range(max_actions):
-            prediction = await self._call("POST", f"{path}/predict")
+            prediction = await self._call("POST", f"{path}/predict", conversation=sender)
             best = prediction["scores"][0]["action"]
             if best == "action_listen":
                 break
             result = await self._call("POST", f"{path}/execute", json={
                 "name": best, "policy": prediction.get("policy"), "confidence": prediction.get("confidence"),
-            })
+            }, conversation=sender)
             messages.extend(result.get("messages") or [])
         return messages
 
@@ -153,15 +157,17 @@ class RasaClient:
         return json.loads(body)
 
     async def _request(
-        self, method: str, path: str, authorised: bool = True, url: Optional[str] = None, **kwargs,
+        self, method: str, path: str, authorised: bool = True, url: Optional[str] = None,
+        conversation: Optional[str] = None, **kwargs,
     ) -> Tuple[int, str]:
-        """One request to `url`, else to the next server in turn; a server that refuses the
-        connection (stopped, restarting: the request never reached it) is skipped for the next."""
+        """One request to `url`, else to the conversation's server, else to the next server in
+        turn; a server that refuses the connection (stopped, restarting: the request never
+        reached it) is skipped for the next."""
         params = {"token": self.token} if authorised else None
         if url:
             bases = [url]
         else:
-            first = next(self._next_turn)
+            first = self.server_of(conversation) if conversation is not None else next(self._next_turn)
             bases = [*self.urls[first:], *self.urls[:first]]
         for attempt, base in enumerate(bases, start=1):
             try:
@@ -173,6 +179,10 @@ class RasaClient:
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 raise ServiceUnavailable("The assistant is not reachable right now; please try again shortly.") from error
         raise AssertionError("unreachable")
+
+    def server_of(self, conversation: str) -> int:
+        """The index of the conversation's own server."""
+        return zlib.crc32(conversation.encode("utf-8", "surrogatepass")) % len(self.urls)
 
     async def _answers(self, url: str, path: str, authorised: bool) -> bool:
         try:

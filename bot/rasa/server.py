@@ -12,31 +12,46 @@ the Rasa server under `make benchmark-load`; none changes what Rasa does.
   `max_history` turns: intents, entities, slots, actions, forms), and conversations pass through
   the same states again and again; here each prediction is remembered by those states.
 - Each policy, for each prediction, replays the whole conversation to find its dialogue states
-  (`DialogueStateTracker.past_states`), three policies and several predictions a message. Here a
-  tracker works them out once for each number of events it has.
+  (`Domain.states_for_tracker_history`), three policies and several predictions a message. Here
+  a tracker goes on from where it got to (the tracker store keeps it between messages).
+- Each run of the model's graph (once to read a message, once for each prediction) works out
+  again which nodes the result needs, by a recursion that visits shared nodes many times, and
+  hands them to dask's scheduler. Here each target's nodes are put in order once and run one
+  after the other, as dask's synchronous scheduler runs them.
 - Each call of the action server opens a new HTTP session, and so a new connection
   (`EndpointConfig.request`), and writes the whole tracker with the standard `json` module. Here
   an endpoint keeps one session, whose requests reuse their connections and write with `ujson`
   (one of Rasa's own dependencies), several times faster.
+
+And one pause: the garbage collector's walks over a loaded model (bot/garbage.py), settled
+after each model load.
 """
 import contextlib
 import functools
 import sys
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Dict, Hashable, List, Optional, Text, Type
 
 import aiohttp
 import jsonschema
+import rasa.core.agent
 import ujson
 from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.policies.ted_policy import TEDPolicy
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.graph import GraphSchema
+from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.domain import Domain, State
-from rasa.shared.core.events import Event
+from rasa.shared.core.constants import PREVIOUS_ACTION, USER
+from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
+
+from bot import garbage
 
 
 @functools.lru_cache(maxsize=None)
@@ -107,20 +122,100 @@ def ted_predict(
     )
 
 
-_past_states = DialogueStateTracker.past_states
+_states_for_tracker_history = Domain.states_for_tracker_history
 
 
-def past_states(
-    self: DialogueStateTracker, domain: Domain, omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
+@dataclass
+class _Replay:
+    """How far `states_for_tracker_history` got through a tracker's events, to go on from there."""
+
+    events: List[Event]  # the applied events replayed so far
+    tracker: DialogueStateTracker  # the state after them
+    states: List[State]  # a state for each action among them
+    last_ml_action_sub_state: Optional[Dict[Text, Any]] = None
+    turn_was_hidden: bool = False
+
+
+def states_for_tracker_history(
+    self: Domain, tracker: DialogueStateTracker, omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
     rule_only_data: Optional[Dict[Text, Any]] = None,
 ) -> List[State]:
-    """DialogueStateTracker.past_states, worked out once for each number of events the tracker
-    has (events are only ever added); each caller gets its own copy, as callers change them."""
-    key = (len(self.events), id(domain), omit_unset_slots, ignore_rule_only_turns, id(rule_only_data))
-    known = self.__dict__.get("_known_past_states")
-    if known is None or known[0] != key:
-        known = self.__dict__["_known_past_states"] = (key, _past_states(self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data))
-    return [{kind: dict(values) for kind, values in state.items()} for state in known[1]]
+    """Domain.states_for_tracker_history (Rasa 3.6.21's, step for step), going on from where the
+    last call on the same tracker got to while its applied events only grew."""
+    applied = tracker.applied_events()
+    key = (id(self), omit_unset_slots, ignore_rule_only_turns, id(rule_only_data))
+    replays: Dict[Any, _Replay] = tracker.__dict__.setdefault("_replays", {})
+    replay = replays.get(key)
+    if replay is None or len(replay.events) > len(applied) or any(a is not b for a, b in zip(replay.events, applied)):
+        replay = replays[key] = _Replay([], tracker.init_copy(), [])
+
+    def add_state(replayed: DialogueStateTracker, hide_rule_turn: bool, states: List[State]) -> None:
+        if ignore_rule_only_turns:
+            # remember previous ml action based on the last non hidden turn
+            if not replay.turn_was_hidden:
+                replay.last_ml_action_sub_state = self._get_prev_action_sub_state(replayed)
+            # followup action or happy path loop prediction don't change whether the turn is hidden
+            if not replayed.followup_action and not replayed.latest_action_name == replayed.active_loop_name:
+                replay.turn_was_hidden = hide_rule_turn
+            if replay.turn_was_hidden:
+                return
+        state = self.get_active_state(replayed, omit_unset_slots=omit_unset_slots)
+        if ignore_rule_only_turns:
+            self._remove_rule_only_features(state, rule_only_data)
+            if states:
+                self._substitute_rule_only_user_input(state, states[-1])
+            if replay.last_ml_action_sub_state:
+                state[PREVIOUS_ACTION] = replay.last_ml_action_sub_state
+        states.append(self._clean_state(state))
+
+    for event in applied[len(replay.events):]:
+        if isinstance(event, ActionExecuted):
+            add_state(replay.tracker, event.hide_rule_turn, replay.states)
+        replay.tracker.update(event)
+        replay.events.append(event)
+    # The state after the last event, which the next events may still change.
+    states, saved = list(replay.states), (replay.last_ml_action_sub_state, replay.turn_was_hidden)
+    add_state(replay.tracker, False, states)
+    replay.last_ml_action_sub_state, replay.turn_was_hidden = saved
+    # Callers delete keys of the user's part of a state (the intent, entities or text they
+    # do not featurize): it is the part each one gets a copy of.
+    return [{**state, USER: dict(state[USER])} if USER in state else dict(state) for state in states]
+
+
+def run_graph(self: DaskGraphRunner, inputs: Optional[Dict[Text, Any]] = None, targets: Optional[List[Text]] = None) -> Dict[Text, Any]:
+    """DaskGraphRunner.run: each node once, after the nodes it needs, with their results."""
+    run_targets = targets if targets else self._graph_schema.target_names
+    plans: Dict[Any, List[Any]] = self.__dict__.setdefault("_plans", {})
+    plan = plans.get(tuple(run_targets))
+    if plan is None:
+        plan = plans[tuple(run_targets)] = _plan(self, self._graph_schema.minimal_graph_schema(run_targets))
+    # A result is (node name, output), as GraphNode returns it and dask passes it on.
+    results: Dict[Text, Any] = {name: (name, value) for name, value in (inputs or {}).items()}
+    try:
+        for name, node, needs in plan:
+            results[name] = node(*(results[need] for need in needs))
+    except RuntimeError as error:
+        raise GraphRunError("Error running runner.") from error
+    return dict(results[target] for target in run_targets)
+
+
+def _plan(runner: DaskGraphRunner, schema: GraphSchema) -> List[Any]:
+    """The schema's nodes in an order that runs each after the nodes it needs."""
+    ordered: List[Any] = []
+    done: set = set()
+
+    def visit(name: Text) -> None:
+        if name in done or name not in schema.nodes:  # (not a node: one of the run's inputs)
+            return
+        done.add(name)
+        needs = list(schema.nodes[name].needs.values())
+        for need in needs:
+            visit(need)
+        ordered.append((name, runner._instantiated_nodes[name], needs))
+
+    for name in schema.nodes:
+        visit(name)
+    return ordered
 
 
 IDLE_CONNECTION_SECONDS = 1.0
@@ -140,12 +235,27 @@ def kept_session(self: EndpointConfig) -> "contextlib.nullcontext[aiohttp.Client
     return contextlib.nullcontext(session)
 
 
+_load_agent = rasa.core.agent.load_agent
+
+
+async def load_agent(*args: Any, **kwargs: Any) -> Any:
+    """rasa.core.agent.load_agent (at start and for a model swap), then the loaded objects out of
+    the garbage collector's walks. A swapped-out model's objects are walked again (and freed)
+    at the next load."""
+    garbage.unsettle()
+    agent = await _load_agent(*args, **kwargs)
+    garbage.settle()
+    return agent
+
+
 def install() -> None:
     RemoteAction._validate_action_result = validate_action_result
     Event.resolve_by_type = staticmethod(resolve_event_type)
     TEDPolicy.predict_action_probabilities = ted_predict
-    DialogueStateTracker.past_states = past_states
+    Domain.states_for_tracker_history = states_for_tracker_history
     EndpointConfig.session = kept_session
+    DaskGraphRunner.run = run_graph
+    rasa.core.agent.load_agent = load_agent
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import itertools
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Optional, Text
+from typing import Any, Dict, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -47,30 +47,36 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self.cache_size = int(cache_size)
         self._cache: "OrderedDict[Text, _Cached]" = OrderedDict()
+        # The hot paths below use SQLAlchemy's core statements: its ORM took as long as the rest.
+        events = self.SQLEvent.__table__
+        self._rows_after = sa.select(events.c.id, events.c.type_name, events.c.data).where(
+            events.c.sender_id == sa.bindparam("sender_id"), events.c.id > sa.bindparam("after"),
+        ).order_by(events.c.id)
+        self._latest_id = sa.select(sa.func.max(events.c.id)).where(events.c.sender_id == sa.bindparam("sender_id"))
+        self._insert = events.insert()
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The conversation's latest session, from memory plus the rows added since."""
         cached = self._cache.pop(sender_id, None)
         if cached is not None and len(cached.tracker.events) != cached.saved:
             cached = None  # changed and not saved: the database has it right
-        with self.session_scope() as session:
-            if cached is not None:
-                rows = session.query(self.SQLEvent).filter(
-                    self.SQLEvent.sender_id == sender_id, self.SQLEvent.id > cached.latest_id,
-                ).order_by(self.SQLEvent.id).all()
-                if any(row.type_name == SessionStarted.type_name for row in rows):
-                    cached = None  # a new session began elsewhere: read it in full
-                else:
-                    for row in rows:
-                        cached.tracker.update(Event.from_parameters(json.loads(row.data)))
-                    if rows:
-                        cached.saved, cached.latest_id = len(cached.tracker.events), rows[-1].id
-            if cached is None:
+        if cached is not None:
+            with self.engine.connect() as connection:
+                rows = connection.execute(self._rows_after, {"sender_id": sender_id, "after": cached.latest_id}).all()
+            if any(row.type_name == SessionStarted.type_name for row in rows):
+                cached = None  # a new session began elsewhere: read it in full
+            else:
+                for row in rows:
+                    cached.tracker.update(Event.from_parameters(json.loads(row.data)))
+                if rows:
+                    cached.saved, cached.latest_id = len(cached.tracker.events), rows[-1].id
+        if cached is None:
+            with self.session_scope() as session:
                 rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
-                if not self.domain or not rows:
-                    return None
-                tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
-                cached = _Cached(tracker, len(tracker.events), rows[-1].id)
+            if not self.domain or not rows:
+                return None
+            tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
+            cached = _Cached(tracker, len(tracker.events), rows[-1].id)
         self._remember(sender_id, cached)
         return cached.tracker
 
@@ -78,33 +84,30 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """Store the events the database does not hold yet."""
         await self.stream_events(tracker)
         cached = self._cache.get(tracker.sender_id)
-        with self.session_scope() as session:
-            if cached is not None and cached.tracker is tracker:
-                new_events = list(itertools.islice(tracker.events, cached.saved, None))
-            else:
+        if cached is not None and cached.tracker is tracker:
+            new_events = list(itertools.islice(tracker.events, cached.saved, None))
+        else:
+            with self.session_scope() as session:
                 new_events = list(self._additional_events(session, tracker))
-            rows = [self._row(tracker.sender_id, event) for event in new_events]
-            session.add_all(rows)
-            session.flush()  # gives the rows their ids
-            latest_id = rows[-1].id if rows else self._latest_id(session, tracker.sender_id)
-            session.commit()
+        with self.engine.begin() as connection:
+            if new_events:
+                connection.execute(self._insert, [self._row(tracker.sender_id, event) for event in new_events])
+            latest_id = connection.execute(self._latest_id, {"sender_id": tracker.sender_id}).scalar()
         if any(isinstance(event, SessionStarted) for event in new_events) and len(tracker.events) > len(new_events):
             # The tracker still holds the previous session, which a retrieve leaves out.
             self._cache.pop(tracker.sender_id, None)
         elif latest_id is not None:
             self._remember(tracker.sender_id, _Cached(tracker, len(tracker.events), latest_id))
 
-    def _row(self, sender_id: Text, event: Event) -> Any:
+    @staticmethod
+    def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:
         """An event as Rasa's SQLTrackerStore.save stores it."""
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"), data=json.dumps(data),
-        )
-
-    def _latest_id(self, session: Any, sender_id: Text) -> Optional[int]:
-        return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+        return {
+            "sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"), "data": json.dumps(data),
+        }
 
     def _remember(self, sender_id: Text, cached: _Cached) -> None:
         self._cache[sender_id] = cached

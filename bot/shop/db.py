@@ -266,10 +266,12 @@ class Ticket(Base):
     """A conversation handed to the support agents (one open ticket per conversation at most)."""
 
     __tablename__ = "tickets"
+    # A conversation's open ticket is looked up for every shopper message (migration 0007).
+    __table_args__ = (Index("ix_tickets_shop_sender", "shop_id", "sender_id"),)
 
     id = Column(Integer, primary_key=True)
     shop_id = Column(ForeignKey("shops.id"), nullable=False, index=True)
-    sender_id = Column(String(200), nullable=False, index=True)
+    sender_id = Column(String(200), nullable=False)
     status = Column(String(12), nullable=False, default=WAITING)
     # asked_for_human, repeated_fallback, sensitive:<topic>, working_hours
     reason = Column(String(40), nullable=False)
@@ -339,8 +341,11 @@ def make_engine(database_url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):
-            # WAL lets the action server read while the web service writes.
+            # WAL lets the action server read while the web service writes; NORMAL: a commit
+            # does not wait for the disk, which would stall the whole process (a power cut may
+            # lose the latest commits, never the file).
             connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
 
         return engine

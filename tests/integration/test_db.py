@@ -20,3 +20,28 @@ def test_migrations_and_demo_seed_are_idempotent(request, url_fixture):
         assert db.get_shop(session, "demo").name == "Demo Shop"
         assert session.execute(sqlalchemy.text("SELECT count(*) FROM shops")).scalar() == 1
     engine.dispose()
+
+
+@pytest.mark.parametrize("url_fixture", ["sqlite_url", "postgres_url"])
+def test_the_migrations_make_the_schema_the_models_describe(request, url_fixture):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    url = request.getfixturevalue(url_fixture)
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), db.Base.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_an_open_ticket_is_found_by_the_index_of_its_shop_and_conversation(sqlite_url):
+    db.upgrade(sqlite_url)
+    engine = db.make_engine(sqlite_url)
+    with engine.connect() as connection:
+        plan = connection.execute(sqlalchemy.text(
+            "EXPLAIN QUERY PLAN SELECT * FROM tickets WHERE shop_id = 1 AND sender_id = 'web-x' AND status != 'resolved'"
+        )).fetchall()
+    engine.dispose()
+    assert "ix_tickets_shop_sender" in str(plan)
