@@ -254,7 +254,7 @@ def test_config_lists_consecutive_rasa_servers():
     assert Config.from_env({}).rasa_urls == ("http://127.0.0.1:5005",)
 
 
-def test_rasa_client_spreads_requests_over_servers_and_skips_one_that_refuses():
+def test_rasa_client_keeps_each_conversation_on_its_server_and_skips_one_that_refuses():
     import socket
 
     from aiohttp import web
@@ -271,10 +271,15 @@ def test_rasa_client_spreads_requests_over_servers_and_skips_one_that_refuses():
 
         def server(name):
             async def webhook(request):
-                seen.append(name)
+                seen.append((name, (await request.json())["sender"]))
                 return web.json_response({"replies": [{"event": "bot", "text": name}], "cursor": 1.0})
+
+            async def status(request):
+                seen.append((name, "status"))
+                return web.json_response({})
             app = web.Application()
             app.router.add_post("/webhooks/shop/webhook", webhook)
+            app.router.add_get("/status", status)
             return app
 
         runners, urls = [], []
@@ -286,17 +291,26 @@ def test_rasa_client_spreads_requests_over_servers_and_skips_one_that_refuses():
             runners.append(runner)
             urls.append(f"http://127.0.0.1:{port}")
         down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        senders = [f"conversation-{i}" for i in range(20)]
         try:
             async with RasaClient.connect(urls, "t") as rasa:
+                for sender in senders + senders:
+                    await rasa.send(sender, "hi")
                 for _ in range(4):
-                    await rasa.send("s", "hi")
-            async with RasaClient.connect([urls[0], down], "t") as rasa:
-                for _ in range(3):
-                    assert (await rasa.send("s", "hi"))["replies"][0]["text"] == "a"
+                    await rasa._call("GET", "/status")  # not a conversation's: each server in turn
+                homes = {sender: "ab"[rasa.server_of(sender)] for sender in senders}
+            async with RasaClient.connect([down, urls[0]], "t") as rasa:
+                away = [sender for sender in senders if rasa.server_of(sender) == 0]
+                for sender in away:  # their server refuses: the next one answers
+                    assert (await rasa.send(sender, "hi"))["replies"][0]["text"] == "a"
         finally:
             for runner in runners:
                 await runner.cleanup()
-        return seen
+        return seen, homes, away
 
-    seen = asyncio.run(scenario())
-    assert seen[:4] == ["a", "b", "a", "b"] and seen[4:] == ["a", "a", "a"]
+    seen, homes, away = asyncio.run(scenario())
+    messages = seen[: 2 * 20]
+    assert all(name == homes[sender] for name, sender in messages)  # each conversation on its own server, every time
+    assert set(homes.values()) == {"a", "b"}  # and the conversations spread over both
+    assert [name for name, _ in seen[40:44]] == ["a", "b", "a", "b"]
+    assert away and seen[44:] == [("a", sender) for sender in away]
