@@ -48,6 +48,25 @@ def postgres_url():
 
 
 @pytest.fixture
+def postgres_database():
+    """The name of a database that does not exist yet on the local PostgreSQL; dropped afterwards."""
+    admin = sqlalchemy.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+    except sqlalchemy.exc.OperationalError as error:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error.orig}")
+    name = f"test_tracker_{uuid.uuid4().hex[:10]}"
+    yield admin.url, name
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name})
+        connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture
 def config(sqlite_url) -> Config:
     """Configuration for a test: its own SQLite database, and a Rasa port nothing listens on."""
     db.upgrade(sqlite_url)

@@ -7,30 +7,9 @@ import time
 import uuid
 
 import pytest
-import sqlalchemy
 
-from tests.conftest import POSTGRES_URL
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def postgres_database():
-    """The name of a database that does not exist yet on the local PostgreSQL; dropped afterwards."""
-    admin = sqlalchemy.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", future=True)
-    try:
-        with admin.connect() as connection:
-            connection.execute(sqlalchemy.text("SELECT 1"))
-    except sqlalchemy.exc.OperationalError as error:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {error.orig}")
-    name = f"test_tracker_{uuid.uuid4().hex[:10]}"
-    yield admin.url, name
-    with admin.connect() as connection:
-        connection.execute(sqlalchemy.text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name})
-        connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
 
 
 def _lock_store_config(prefix: str):

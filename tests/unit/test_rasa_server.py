@@ -44,3 +44,165 @@ def test_rasa_servers_take_a_token_that_starts_with_a_dash():
     assert command[1:4] == ["-m", "bot.rasa.server", "run"]
     args = create_argument_parser().parse_args(command[3:])
     assert args.auth_token == token and args.port == 5006
+
+
+# --- dialogue states that go on from where they got to ---
+
+@pytest.fixture(scope="module")
+def conversations():
+    """The domain, and the event sequences of the project's stories and rules, each also with
+    the turns Rasa takes back (an action or a message reverted, a restart) and turns a rule hid."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionReverted, Restarted, UserUtteranceReverted
+    from rasa.shared.core.generator import TrainingDataGenerator
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.core.training_data.structures import StoryGraph
+
+    from bot.config import PROJECT_DIR
+
+    domain = Domain.load(str(PROJECT_DIR / "domain.yml"))
+    steps = []
+    for path in sorted((PROJECT_DIR / "data").glob("*/*.yml")):
+        if path.parent.name in ("stories", "rules"):
+            steps += YAMLStoryReader(domain).read_from_file(str(path))
+    trackers = TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0, remove_duplicates=False).generate()
+    plain = [list(tracker.events) for tracker in trackers]
+    changed = []
+    for events in plain:
+        taken_back, hidden = [], []
+        for index, event in enumerate(events):
+            taken_back.append(event)
+            if isinstance(event, UserUttered) and index % 3 == 0:
+                taken_back.append(UserUtteranceReverted())
+            if isinstance(event, ActionExecuted) and index % 4 == 1:
+                taken_back.append(ActionReverted())
+            hidden.append(ActionExecuted(event.action_name, hide_rule_turn=index % 2 == 0) if isinstance(event, ActionExecuted) else event)
+        changed += [taken_back, hidden, [*events, Restarted(), *events]]
+    assert len(plain) > 50 and any(len(events) > 10 for events in plain)
+    return domain, plain + changed
+
+
+@pytest.mark.parametrize("omit_unset_slots, ignore_rule_only_turns", [(False, False), (True, False), (False, True)])
+def test_dialogue_states_going_on_from_where_they_got_to_are_rasas(conversations, omit_unset_slots, ignore_rule_only_turns):
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, sequences = conversations
+    rule_only_data = {"slots": ["follow_up"], "loops": ["order_lookup_form"]} if ignore_rule_only_turns else None
+    compared = 0
+    for events in sequences:
+        tracker = DialogueStateTracker("growing", domain.slots)  # one tracker, growing event by event
+        for event in events:
+            tracker.update(event)
+            ours = server.states_for_tracker_history(domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+            rasas = server._states_for_tracker_history(
+                domain, DialogueStateTracker.from_events("fresh", list(tracker.events), domain.slots),
+                omit_unset_slots, ignore_rule_only_turns, rule_only_data,
+            )
+            assert ours == rasas
+            for state in ours:  # as Rasa's featurizers do to the states they get
+                state.get("user", {}).pop("intent", None)
+            compared += 1
+    assert compared > 1000
+
+
+# --- TED's predictions remembered by the states they read ---
+
+class FakeTed:
+    """What server.ted_predict reads of a TEDPolicy; its "model" predicts from the latest state."""
+
+    model, only_e2e, fake_features, priority = object(), False, {}, 1
+
+    def __init__(self):
+        self.runs = 0
+
+    def _prediction_states(self, tracker, domain, rule_only_data=None):
+        return [{"user": {"intent": tracker}}]
+
+    def _prediction(self, probabilities, **kwargs):
+        from rasa.core.policies.policy import PolicyPrediction
+
+        return PolicyPrediction(probabilities, "TEDPolicy", self.priority, **kwargs)
+
+
+def test_ted_predictions_are_remembered_by_the_states_they_read(monkeypatch):
+    from rasa.core.policies.policy import PolicyPrediction
+
+    def predict(self, tracker, domain, rule_only_data=None, **kwargs):
+        self.runs += 1
+        return PolicyPrediction([0.1, 0.9] if tracker == "order_status" else [0.8, 0.2], "TEDPolicy", 1, diagnostic_data={"a": 1})
+
+    monkeypatch.setattr(server, "_ted_predict", predict)
+    ted = FakeTed()
+    first = server.ted_predict(ted, "order_status", None)
+    again = server.ted_predict(ted, "order_status", None)
+    other = server.ted_predict(ted, "greet", None)
+    assert ted.runs == 2  # the same states were not run again
+    assert first.probabilities == again.probabilities == [0.1, 0.9] and other.probabilities == [0.8, 0.2]
+    assert again is not first and again.probabilities is not first.probabilities  # each caller its own
+    assert again.diagnostic_data == {"a": 1} and again.policy_name == "TEDPolicy"
+
+
+def test_an_end_to_end_ted_model_reads_the_text_so_nothing_is_remembered(monkeypatch):
+    from rasa.core.policies.policy import PolicyPrediction
+
+    def predict(self, tracker, domain, rule_only_data=None, **kwargs):
+        self.runs += 1
+        return PolicyPrediction([1.0], "TEDPolicy", 1)
+
+    monkeypatch.setattr(server, "_ted_predict", predict)
+    ted = FakeTed()
+    ted.fake_features = {"text": []}
+    server.ted_predict(ted, "order_status", None)
+    server.ted_predict(ted, "order_status", None)
+    assert ted.runs == 2
+
+
+def test_remembered_ted_predictions_are_bounded(monkeypatch):
+    from rasa.core.policies.policy import PolicyPrediction
+
+    monkeypatch.setattr(server, "_ted_predict", lambda self, tracker, domain, **kwargs: PolicyPrediction([1.0], "TEDPolicy", 1))
+    monkeypatch.setattr(server, "TED_PREDICTIONS_REMEMBERED", 3)
+    ted = FakeTed()
+    for intent in ("a", "b", "c", "d", "a"):
+        server.ted_predict(ted, intent, None)
+    assert len(ted._remembered_predictions) == 3
+
+
+# --- the model's graph run node after node ---
+
+def test_a_graph_runs_as_dask_ran_it():
+    from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema, SchemaNode
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    class Add(GraphComponent):
+        calls = []
+
+        @classmethod
+        def create(cls, config, model_storage, resource, execution_context):
+            return cls(config)
+
+        def __init__(self, config):
+            self.amount = config["amount"]
+
+        def add(self, **numbers):
+            Add.calls.append(self.amount)
+            return sum(numbers.values()) + self.amount
+
+    def node(amount, needs):
+        return SchemaNode(needs=needs, uses=Add, constructor_name="create", fn="add", config={"amount": amount})
+
+    schema = GraphSchema({
+        "a": node(1, {"x": "__start__"}), "b": node(10, {"x": "a"}), "c": node(100, {"x": "a", "y": "b"}),
+        "d": node(1000, {"x": "c"}), "unused": node(5, {"x": "__start__"}),
+    })
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        runner = DaskGraphRunner(schema, LocalModelStorage(folder), ExecutionContext(schema, "test"))
+        expected = DaskGraphRunner.run(runner, inputs={"__start__": 2}, targets=["d", "b"])
+        Add.calls.clear()
+        ours = server.run_graph(runner, inputs={"__start__": 2}, targets=["d", "b"])
+        assert ours == expected == {"d": 1116, "b": 13}
+        assert sorted(Add.calls) == [1, 10, 100, 1000]  # each node needed once, the unused one not at all
+        assert server.run_graph(runner, inputs={"__start__": 0}, targets=["d", "b"]) == {"d": 1112, "b": 11}
