@@ -3,12 +3,12 @@
     .venv/bin/python benchmarks/load.py [--setups embedded,production,stock] [--shoppers 20,50]
                                         [--messages 20] [--time-limit 240] [--web-url URL]
 
-For each set-up it starts the product on free ports (`python -m bot run`, embedded: SQLite in a
-temporary folder; `python -m bot run --production`: PostgreSQL databases shop_benchmark and
-shop_benchmark_tracker, dropped and created afresh, Redis, 2 Rasa servers), then for each number
-of shoppers runs that many concurrent shoppers, each its own browser (one aiohttp.ClientSession,
-showing the browser key its first answer gave, as the storefront widget does), sending `--messages` messages one after another over the web service's
-/api/chat: the Chat Welcome (`/session_start`), FAQ questions, order look-ups with the demo shop's
+For each set-up it starts the product on free ports, with two Rasa servers (`python -m bot run`,
+embedded: SQLite in a temporary folder; `python -m bot run --production`: PostgreSQL databases
+shop_benchmark and shop_benchmark_tracker, dropped and created afresh, Redis), then for each
+number of shoppers runs that many concurrent shoppers, each its own browser (one
+aiohttp.ClientSession, showing the browser key its first answer gave, as the storefront widget
+does), sending `--messages` messages one after another over the web service's /api/chat: the Chat Welcome (`/session_start`), FAQ questions, order look-ups with the demo shop's
 order numbers and e-mails, and a handoff to a person as the last message; like the storefront
 widget, each message carries the cursor of the answer before (`after`). Every reply is checked
 against what that request must get (a phrase of the right answer), and afterwards each
@@ -133,8 +133,7 @@ class Product:
 
     def __init__(self, production: bool, home: Path):
         self.production, self.home = production, home
-        servers = 2 if production else 1
-        rasa_port = free_port(servers)
+        rasa_port = free_port(2)  # both set-ups run two Rasa servers (RASA_SERVERS' default)
         self.ports = {"RASA_PORT": rasa_port, "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
         self.env = {
             **os.environ, **{k: str(v) for k, v in self.ports.items()}, "RASA_TOKEN": TOKEN,

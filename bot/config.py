@@ -36,11 +36,13 @@ class Config:
     # The answer to a failed order verification waits this long, doubling with each failure in a row.
     verification_delay_seconds: float = 1.0
     # Production (`python -m bot run --production`, README "Production"): Rasa's SQL tracker store
-    # (a PostgreSQL URL), Rasa's Redis lock store (redis://host:port/db), and how many Rasa servers
-    # run, on consecutive ports from rasa_port. Empty: the embedded tracker store of endpoints.yml.
+    # (a PostgreSQL URL) and Rasa's Redis lock store (redis://host:port/db). Empty: the embedded
+    # tracker store of endpoints.yml.
     tracker_store_url: str = ""
     lock_store_url: str = ""
-    rasa_servers: int = 1
+    # How many Rasa servers run, on consecutive ports from rasa_port: one a core (a Rasa server
+    # computes on one), each conversation kept on its own (bot/rasa/client.py).
+    rasa_servers: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
@@ -61,7 +63,7 @@ class Config:
             verification_delay_seconds=float(environ.get("VERIFICATION_DELAY_SECONDS", 1.0)),
             tracker_store_url=environ.get("TRACKER_STORE_URL", ""),
             lock_store_url=environ.get("LOCK_STORE_URL", ""),
-            rasa_servers=max(1, int(environ.get("RASA_SERVERS", 1))),
+            rasa_servers=max(1, int(environ.get("RASA_SERVERS", 2))),
         )
 
     @property

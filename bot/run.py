@@ -1,9 +1,8 @@
-"""`make run`: start the Rasa server, the action server and the web service, wait
-until all three answer, print the URLs, and stop them all on Ctrl-C.
+"""`make run`: start RASA_SERVERS Rasa servers (2) on consecutive ports, the action server and
+the web service, wait until all answer, print the URLs, and stop them all on Ctrl-C.
 
 `make run-production` (`run_production`): the same against PostgreSQL (the shop's data and
-Rasa's SQL tracker store) and Redis (Rasa's lock store), with RASA_SERVERS Rasa servers on
-consecutive ports; the databases are created when missing."""
+Rasa's SQL tracker store) and Redis (Rasa's lock store); the databases are created when missing."""
 import asyncio
 import contextlib
 import os
@@ -203,13 +202,11 @@ def _stop(processes: Dict[str, subprocess.Popen]) -> None:
 
 
 def run(config: Config, production_env: Optional[Mapping[str, str]] = None) -> int:
-    """Start everything; embedded (one Rasa server, endpoints.yml) unless `production_env`
-    (run_production) is given."""
+    """Start everything; embedded (endpoints.yml: SQLite, each Rasa server's locks in its memory,
+    which is safe as the web service keeps each conversation on its own server) unless
+    `production_env` (run_production) is given."""
     if not config.rasa_token:
         config = replace(config, rasa_token=secrets.token_urlsafe(24))
-    if production_env is None:
-        # Several Rasa servers need a shared tracker store and lock store: production only.
-        config = replace(config, rasa_servers=1)
     environment = {
         **COMPUTE_THREADS,
         **(os.environ if production_env is None else production_env),

@@ -16,6 +16,7 @@ encoders cost 20 to 30 ms of CPU a message, and the NLU components of one messag
 same text one after the other.
 """
 import hashlib
+import os
 from collections import OrderedDict
 from functools import lru_cache
 from importlib.metadata import version
@@ -59,8 +60,8 @@ _ENCODE: Dict[str, Callable[[Sequence[str]], np.ndarray]] = {
     "e5": _encode_e5,
 }
 # Texts whose vectors each encoder remembers, the least recently used forgotten first (about
-# 5 kB a text for the three).
-REMEMBERED_TEXTS = 10_000
+# 5 kB a text for the three); ENCODER_MEMORY=0 turns the memory off (to measure without it).
+REMEMBERED_TEXTS = int(os.environ.get("ENCODER_MEMORY", 10_000))
 _remembered: Dict[str, "OrderedDict[str, np.ndarray]"] = {name: OrderedDict() for name in _ENCODE}
 
 

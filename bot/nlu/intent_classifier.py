@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 import scipy.sparse
+import scipy.special
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -70,6 +71,7 @@ class MeaningIntentClassifier(GraphComponent, IntentClassifier):
         self._model_storage = model_storage
         self._resource = resource
         self._model = model  # (TF-IDF vectorizer, logistic regression)
+        self._weights: Optional[Tuple[np.ndarray, np.ndarray]] = None  # its coefficients as _probabilities uses them
         self.threshold = threshold
 
     @classmethod
@@ -130,7 +132,7 @@ class MeaningIntentClassifier(GraphComponent, IntentClassifier):
         # An intent with fewer examples than folds cannot be cross-validated; then no threshold.
         smallest = min(np.unique(intents, return_counts=True)[1])
         threshold = self._cross_validated_threshold(texts, meaning, intents) if smallest >= self.config["folds"] else 0.0
-        self._model, self.threshold = self._fit(texts, meaning, intents), threshold
+        self._model, self._weights, self.threshold = self._fit(texts, meaning, intents), None, threshold
         self._persist()
         return self._resource
 
@@ -166,8 +168,16 @@ class MeaningIntentClassifier(GraphComponent, IntentClassifier):
     # --- prediction -----------------------------------------------------------------
 
     def _probabilities(self, texts: List[str], meaning: np.ndarray) -> np.ndarray:
+        """The regression's predict_proba (multinomial: the softmax of its scores), with the
+        meaning's weights and the n-grams' applied one after the other: stacking the two into
+        one sparse matrix first took longer than the rest (0.9 ms a message against 0.5)."""
         vectorizer, classifier = self._model
-        return classifier.predict_proba(self._features(vectorizer, texts, meaning))
+        if self._weights is None:  # the coefficients split at the meaning's width, each laid out for its product
+            width = classifier.coef_.shape[1] - len(vectorizer.vocabulary_)
+            self._weights = (np.ascontiguousarray(classifier.coef_[:, :width].T), np.ascontiguousarray(classifier.coef_[:, width:].T))
+        meaning_weights, ngram_weights = self._weights
+        scores = meaning @ meaning_weights + vectorizer.transform(texts) @ ngram_weights + classifier.intercept_
+        return scipy.special.softmax(scores, axis=1)
 
     def process(self, messages: List[Message]) -> List[Message]:
         with_meaning = [m for m in messages if m.get(TEXT) and _meaning(m) is not None]

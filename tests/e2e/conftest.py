@@ -69,7 +69,7 @@ def product(product_home):
     import sys
 
     home = product_home
-    ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
+    ports = {"RASA_PORT": free_ports(2), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}  # two Rasa servers
     env = {
         **os.environ, **{k: str(v) for k, v in ports.items()}, "DATABASE_URL": f"sqlite:///{home / 'shop.db'}",
         "DATA_DIR": str(home / "data"), "SHOP_SETTINGS": str(home / "shop.yml"), "MODELS_DIR": str(home / "models"),

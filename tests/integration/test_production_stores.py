@@ -230,7 +230,8 @@ def test_config_lists_consecutive_rasa_servers():
 
     config = Config.from_env({"RASA_PORT": "7005", "RASA_SERVERS": "2"})
     assert config.rasa_urls == ("http://127.0.0.1:7005", "http://127.0.0.1:7006")
-    assert Config.from_env({}).rasa_urls == ("http://127.0.0.1:5005",)
+    assert Config.from_env({}).rasa_urls == ("http://127.0.0.1:5005", "http://127.0.0.1:5006")  # one a core
+    assert Config.from_env({"RASA_SERVERS": "1"}).rasa_urls == ("http://127.0.0.1:5005",)
 
 
 def test_rasa_client_keeps_each_conversation_on_its_server_and_skips_one_that_refuses():
