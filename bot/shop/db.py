@@ -299,9 +299,10 @@ class VerificationAttempt(Base):
     The contact itself is never stored."""
 
     __tablename__ = "verification_attempts"
+    # The outcome before the time: the lockout reads failures only (migration 0008).
     __table_args__ = (
-        Index("ix_verification_attempts_client", "shop_id", "client", "created_at"),
-        Index("ix_verification_attempts_order", "shop_id", "order_number", "created_at"),
+        Index("ix_verification_attempts_client", "shop_id", "client", "succeeded", "created_at"),
+        Index("ix_verification_attempts_order", "shop_id", "order_number", "succeeded", "created_at"),
     )
 
     id = Column(Integer, primary_key=True)

@@ -45,3 +45,16 @@ def test_an_open_ticket_is_found_by_the_index_of_its_shop_and_conversation(sqlit
         )).fetchall()
     engine.dispose()
     assert "ix_tickets_shop_sender" in str(plan)
+
+
+def test_the_lockout_reads_the_failures_by_their_index(sqlite_url):
+    db.upgrade(sqlite_url)
+    engine = db.make_engine(sqlite_url)
+    with engine.connect() as connection:
+        for column in ("client", "order_number"):
+            plan = connection.execute(sqlalchemy.text(
+                f"EXPLAIN QUERY PLAN SELECT created_at FROM verification_attempts WHERE shop_id = 1 "
+                f"AND {column} = 'x' AND succeeded = 0 AND created_at >= '2026-01-01'"
+            )).fetchall()
+            assert f"(shop_id=? AND {column}=? AND succeeded=? AND created_at>?)" in str(plan)
+    engine.dispose()
