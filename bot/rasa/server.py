@@ -1,5 +1,5 @@
 """The Rasa server as `make run` starts it (`python -m bot.rasa.server run ...`): Rasa's own
-command line, with five of Rasa 3.6's per-message costs removed. All were found with py-spy on
+command line, with six of Rasa 3.6's per-message costs removed. All were found with py-spy on
 the Rasa server under `make benchmark-load`; none changes what Rasa does.
 
 - Every action server response is checked with `jsonschema.validate`, which first checks the
@@ -129,6 +129,8 @@ _states_for_tracker_history = Domain.states_for_tracker_history
 class _Replay:
     """How far `states_for_tracker_history` got through a tracker's events, to go on from there."""
 
+    domain: Domain  # whose states these are (a swapped-in model brings another)
+    rule_only_data: Optional[Dict[Text, Any]]
     events: List[Event]  # the applied events replayed so far
     tracker: DialogueStateTracker  # the state after them
     states: List[State]  # a state for each action among them
@@ -143,11 +145,13 @@ def states_for_tracker_history(
     """Domain.states_for_tracker_history (Rasa 3.6.21's, step for step), going on from where the
     last call on the same tracker got to while its applied events only grew."""
     applied = tracker.applied_events()
-    key = (id(self), omit_unset_slots, ignore_rule_only_turns, id(rule_only_data))
     replays: Dict[Any, _Replay] = tracker.__dict__.setdefault("_replays", {})
-    replay = replays.get(key)
-    if replay is None or len(replay.events) > len(applied) or any(a is not b for a, b in zip(replay.events, applied)):
-        replay = replays[key] = _Replay([], tracker.init_copy(), [])
+    replay = replays.get((omit_unset_slots, ignore_rule_only_turns))
+    if (
+        replay is None or replay.domain is not self or replay.rule_only_data is not rule_only_data
+        or len(replay.events) > len(applied) or any(a is not b for a, b in zip(replay.events, applied))
+    ):
+        replay = replays[(omit_unset_slots, ignore_rule_only_turns)] = _Replay(self, rule_only_data, [], tracker.init_copy(), [])
 
     def add_state(replayed: DialogueStateTracker, hide_rule_turn: bool, states: List[State]) -> None:
         if ignore_rule_only_turns:

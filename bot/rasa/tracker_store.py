@@ -24,6 +24,7 @@ from typing import Any, Dict, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -54,6 +55,16 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         ).order_by(events.c.id)
         self._latest_id = sa.select(sa.func.max(events.c.id)).where(events.c.sender_id == sa.bindparam("sender_id"))
         self._insert = events.insert()
+
+    @property
+    def domain(self) -> Domain:
+        return self._domain
+
+    @domain.setter
+    def domain(self, domain: Optional[Domain]) -> None:
+        """A swapped-in model's domain: the trackers in memory were built with the old one's slots."""
+        self._domain = domain or Domain.empty()
+        self._cache.clear()
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The conversation's latest session, from memory plus the rows added since."""

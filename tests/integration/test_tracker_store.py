@@ -9,21 +9,7 @@ import uuid
 import pytest
 
 from bot.rasa.tracker_store import CachedSQLTrackerStore
-
-
-def _domain():
-    from rasa.shared.core.domain import Domain
-
-    return Domain.from_yaml("""
-version: "3.1"
-intents: [greet, order_status]
-slots:
-  order_number:
-    type: text
-    mappings: [{type: custom}]
-responses:
-  utter_greet: [{text: hi}]
-""")
+from tests.integration.test_production_stores import _domain
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -164,3 +150,16 @@ def test_sqlite_writes_ahead_so_readers_do_not_wait_for_rasa(tmp_path):
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_a_new_models_domain_rebuilds_the_conversations_in_memory(store_settings):
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    (store,) = stores(store_settings, count=1)
+    sender = f"shopper-{uuid.uuid4().hex[:6]}"
+    tracker = DialogueStateTracker.from_events(sender, turn("hi", "100004"), _domain().slots)
+    asyncio.run(store.save(tracker))
+    assert asyncio.run(store.retrieve(sender)) is tracker
+    store.domain = _domain()  # as Rasa sets it when a retrained model is swapped in
+    rebuilt = asyncio.run(store.retrieve(sender))
+    assert rebuilt is not tracker and rebuilt.get_slot("order_number") == "100004"

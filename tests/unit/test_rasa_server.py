@@ -105,6 +105,20 @@ def test_dialogue_states_going_on_from_where_they_got_to_are_rasas(conversations
     assert compared > 1000
 
 
+def test_dialogue_states_of_another_models_domain_are_worked_out_afresh(conversations):
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, sequences = conversations
+    events = max(sequences, key=len)
+    tracker = DialogueStateTracker.from_events("t", events, domain.slots)
+    server.states_for_tracker_history(domain, tracker)
+    other = Domain.from_dict({**domain.as_dict(), "slots": {}})  # a retrained model without the slots
+    ours = server.states_for_tracker_history(other, tracker)
+    assert ours == server._states_for_tracker_history(other, DialogueStateTracker.from_events("t", events, domain.slots))
+    assert not any("slots" in state for state in ours)
+
+
 # --- TED's predictions remembered by the states they read ---
 
 class FakeTed:
