@@ -111,11 +111,12 @@ def test_signed_in_shopper_is_not_asked_for_contact_details(product):
 def test_ctrl_c_stops_everything(product):
     process, ports, _ = product
     children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
-    assert len(children) == 3  # Rasa, the action server and the web service, each leading its process group
+    # two Rasa servers (the default RASA_SERVERS), the action server and the web service, each leading its process group
+    assert len(children) == 4
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     assert process.wait(timeout=30) == 0
     for pgid in children:
         assert not process_group_alive(pgid), f"process group {pgid} outlived Ctrl-C"
-    for port in ports.values():
+    for port in [*ports.values(), ports["RASA_PORT"] + 1]:  # the second Rasa server listens on the next port
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
