@@ -177,7 +177,8 @@ class Product:
             if time.monotonic() > deadline:
                 break
         self.stop()
-        raise SystemExit(f"the product did not start; see {self.home / 'product.log'}")
+        tail = "".join((self.home / "product.log").read_text(errors="replace").splitlines(keepends=True)[-20:])
+        raise SystemExit(f"the product did not start; the end of {self.home / 'product.log'} (kept):\n{tail}")
 
     def stop(self) -> None:
         stop_process_group(self.process, signal.SIGINT, timeout=40)  # Ctrl-C: `bot run` stops its children
@@ -391,6 +392,7 @@ def main(argv=None) -> int:
     runs: List[Run] = []
     stock: Dict[int, Run] = {}
     home = Path(tempfile.mkdtemp(prefix="shop-load-"))
+    finished = False
     try:
         if args.web_url:
             setups = ["running"] + [s for s in setups if s == "stock"]
@@ -426,8 +428,9 @@ def main(argv=None) -> int:
             finally:
                 if product:
                     product.stop()
+        finished = True
     finally:
-        if args.keep:
+        if args.keep or not finished:
             print(f"logs kept in {home}")
         else:
             shutil.rmtree(home, ignore_errors=True)
