@@ -27,7 +27,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,9 @@ from typing import Dict, List, Optional, Tuple
 import aiohttp
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+from tests.e2e.shop_web import free_ports  # noqa: E402  (outside the kernel's ephemeral range)
+
 PYTHON = sys.executable
 TOKEN = "benchmark-token"
 BENCH_DATABASE = "postgresql://postgres@127.0.0.1:5432/shop_benchmark"
@@ -107,25 +109,6 @@ class Run:
         return not (self.wrong or self.lost or self.order_errors or self.unfinished)
 
 
-def free_port(count: int = 1) -> int:
-    """The first of `count` consecutive free ports."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            first = sock.getsockname()[1]
-        if first + count < 65000 and all(_free(first + i) for i in range(count)):
-            return first
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 # --- the product ---
 
 class Product:
@@ -133,8 +116,8 @@ class Product:
 
     def __init__(self, production: bool, home: Path):
         self.production, self.home = production, home
-        rasa_port = free_port(2)  # both set-ups run two Rasa servers (RASA_SERVERS' default)
-        self.ports = {"RASA_PORT": rasa_port, "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
+        rasa_port = free_ports(2)  # both set-ups run two Rasa servers (RASA_SERVERS' default)
+        self.ports = {"RASA_PORT": rasa_port, "ACTIONS_PORT": free_ports(), "WEB_PORT": free_ports()}
         self.env = {
             **os.environ, **{k: str(v) for k, v in self.ports.items()}, "RASA_TOKEN": TOKEN,
             # One address for every simulated shopper, and 20 messages a conversation in well under a minute.
@@ -212,7 +195,7 @@ class StockBot:
     """rasa init's moodbot, trained once in a folder, served with `rasa run` (REST webhook, HTTP API)."""
 
     def __init__(self, folder: Path):
-        self.folder, self.port = folder, free_port()
+        self.folder, self.port = folder, free_ports()
         self.process: Optional[subprocess.Popen] = None
 
     def train(self) -> None:

@@ -7,34 +7,7 @@ import yaml
 from bot.config import PROJECT_DIR
 from bot.shop.hours import WEEKDAYS
 
-from tests.e2e.shop_web import PRODUCT_TOKEN, Web, start_product, stop_product
-
-
-# The servers' ports are picked below the kernel's ephemeral range (32768-60999 on Linux): a
-# port that `bind(0)` handed out can become the source port of an outgoing connection (to
-# PostgreSQL, Redis, the action server) before the server, still loading, binds it.
-LISTEN_PORTS = range(20000, 32768)
-
-
-def free_ports(count: int = 1) -> int:
-    """The first of `count` consecutive ports nothing listens on, outside the ephemeral range."""
-    import random
-    import socket
-
-    while True:
-        first = random.randrange(LISTEN_PORTS.start, LISTEN_PORTS.stop - count)
-        sockets = []
-        try:
-            for port in range(first, first + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
+from tests.e2e.shop_web import PRODUCT_TOKEN, Web, free_ports, start_product, stop_product
 
 
 def free_port() -> int:

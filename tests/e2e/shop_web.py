@@ -2,6 +2,8 @@
 chat, a seller or an agent does."""
 import json
 import os
+import random
+import socket
 import time
 import urllib.request
 import uuid
@@ -12,6 +14,30 @@ import requests
 # which the product's child processes inherit.
 RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:8])
 PRODUCT_TOKEN = f"test-token-{RUN_ID}"
+
+
+# The servers' ports are picked below the kernel's ephemeral range (32768-60999 on Linux): a
+# port that `bind(0)` handed out can become the source port of an outgoing connection (to
+# PostgreSQL, Redis, the action server) before the server, still loading, binds it.
+LISTEN_PORTS = range(20000, 32768)
+
+
+def free_ports(count: int = 1) -> int:
+    """The first of `count` consecutive ports nothing listens on, outside the ephemeral range."""
+    while True:
+        first = random.randrange(LISTEN_PORTS.start, LISTEN_PORTS.stop - count)
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
 
 
 def post(url, payload, headers=None):
