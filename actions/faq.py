@@ -198,6 +198,12 @@ def already_welcomed(tracker: Tracker) -> bool:
     return False
 
 
+def restarted(tracker: Tracker) -> bool:
+    """Whether this session starts because the shopper asked to start over (Rasa's restart):
+    they were welcomed already, and `utter_restart` asked what they need."""
+    return bool(tracker.events) and tracker.events[-1].get("event") == "restart"
+
+
 class ActionSessionStart(FaqAction):
     """Every conversation opens with the seller's welcome text and welcome FAQs as buttons."""
 
@@ -219,7 +225,7 @@ class ActionSessionStart(FaqAction):
             log.exception("shop.yml is invalid; welcoming with the default text")
             welcome = None
         events = [SessionStarted(), *([SlotSet("language", language)] if language else []), ActionExecuted("action_listen")]
-        if already_welcomed(tracker):
+        if already_welcomed(tracker) or restarted(tracker):
             return events
         buttons = [faq_button(faq, language) for faq in self.store.all() if faq.enabled and faq.welcome]
         if welcome:

@@ -106,3 +106,40 @@ def browser_language(accept_language: str) -> Optional[str]:
         if primary in (INDONESIAN, ENGLISH) and quality > 0:
             ranked.append((-quality, position, primary))
     return min(ranked)[2] if ranked else None
+
+
+# Chat Indonesian in the words of written Indonesian, which the multilingual sentence encoders
+# read better: "ga" is a question tag or "not", and the encoders read it as the English-chat
+# "no" ("data saya aman ga" came out as a "no"). Forms of address and particles carry no meaning.
+STANDARD_WORDS = {
+    "ga": "tidak", "gak": "tidak", "gk": "tidak", "nggak": "tidak", "ngga": "tidak", "enggak": "tidak",
+    "engga": "tidak", "tdk": "tidak", "udah": "sudah", "udh": "sudah", "sdh": "sudah", "blm": "belum",
+    "gimana": "bagaimana", "gmn": "bagaimana", "gmna": "bagaimana", "gmana": "bagaimana", "pake": "pakai",
+    "aja": "saja", "brp": "berapa", "kpn": "kapan", "knp": "kenapa", "knapa": "kenapa", "yg": "yang",
+    "dgn": "dengan", "utk": "untuk", "sy": "saya", "sya": "saya", "aku": "saya", "gue": "saya", "gw": "saya",
+    "trs": "terus", "tp": "tapi", "jg": "juga", "lg": "lagi", "krn": "karena", "kalo": "kalau", "klo": "kalau",
+    "msh": "masih", "dmn": "di mana", "dlm": "dalam", "td": "tadi", "dtg": "datang", "sm": "sama",
+    "pesenan": "pesanan", "orderan": "pesanan", "brg": "barang", "sampe": "sampai", "nyampe": "sampai",
+    "dapet": "dapat", "kemaren": "kemarin", "ngirim": "mengirim", "nunggu": "menunggu", "bs": "bisa",
+    "bgt": "sekali", "banget": "sekali", "ongkir": "ongkos kirim", "batalin": "batalkan",
+    "balikin": "kembalikan", "duit": "uang", "emang": "memang", "emg": "memang", "bener": "benar",
+    "pengen": "ingin", "ngomong": "bicara", "nanya": "bertanya", "ngecek": "mengecek",
+}
+FILLER_WORDS = frozenset("kak kakak kk min mimin gan agan sis sist sista dong deh sih nih tuh yaa".split())
+# Words only, not the parts of an e-mail address, an order number or "2x"; a doubled word
+# written with a 2 ("blm dikirim2": "not sent yet, still") as the word.
+_CHAT_WORD = re.compile(r"(?<![\w@.])([A-Za-z]+)2?(?![\w@])")
+
+
+def standard_indonesian(text: str) -> str:
+    """An Indonesian message in written Indonesian's words ("paket sy udh dmn ya kak": "paket saya
+    sudah di mana ya"); any other message as it is."""
+    if language_of(text) != INDONESIAN:
+        return text
+
+    def standard(match: "re.Match[str]") -> str:
+        word = match.group(1).lower()
+        return "" if word in FILLER_WORDS else STANDARD_WORDS.get(word, match.group(1))
+
+    standardised = " ".join(_CHAT_WORD.sub(standard, text).split())
+    return re.sub(r"\s+([?!.,])", r"\1", standardised) or text

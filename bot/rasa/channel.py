@@ -37,9 +37,14 @@ class ShopChatInput(RestInput):
                 self._extract_message(request), CollectingOutputChannel(), sender,
                 input_channel=RestInput.name(), metadata=self.get_metadata(request),
             ))
-            tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+            tracker_store = request.app.ctx.agent.tracker_store
+            tracker = await tracker_store.retrieve(sender)
             events = list(tracker.events) if tracker is not None else []
             since = after if isinstance(after, (int, float)) and not isinstance(after, bool) else started
+            if events and events[0].timestamp > since:
+                # A session began during this message (after a restart, "start over"): the
+                # replies before it are in the previous session, which `retrieve` leaves out.
+                events = list((await tracker_store.retrieve_full_tracker(sender)).events)
             return response.json({
                 "replies": [event.as_dict() for event in events if isinstance(event, BotUttered) and event.timestamp > since],
                 "cursor": max((event.timestamp for event in events), default=0.0),

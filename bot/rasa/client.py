@@ -111,13 +111,14 @@ class RasaClient:
         validate_message("parse", text)
         return await self._call("POST", "/model/parse", json={"text": text})
 
-    async def tracker(self, sender: str) -> Dict[str, Any]:
-        """The conversation's tracker (events, slots, latest message)."""
+    async def tracker(self, sender: str, include_events: str = "AFTER_RESTART") -> Dict[str, Any]:
+        """The conversation's tracker (events since the shopper last started over, slots, latest message)."""
         validate_sender(sender)
-        return await self._call("GET", f"{_conversation(sender)}/tracker", conversation=sender)
+        return await self._call("GET", f"{_conversation(sender)}/tracker", conversation=sender, params={"include_events": include_events})
 
     async def events(self, sender: str) -> List[Dict[str, Any]]:
-        return (await self.tracker(sender)).get("events") or []
+        """All the conversation's events, those before a "start over" too: the chat as the shopper saw it."""
+        return (await self.tracker(sender, include_events="ALL")).get("events") or []
 
     async def append_events(self, sender: str, events: List[Dict[str, Any]]) -> None:
         """Add events to a conversation (a message recorded without a reply, an agent's reply, pause/resume)."""
@@ -158,12 +159,12 @@ class RasaClient:
 
     async def _request(
         self, method: str, path: str, authorised: bool = True, url: Optional[str] = None,
-        conversation: Optional[str] = None, **kwargs,
+        conversation: Optional[str] = None, params: Optional[Dict[str, str]] = None, **kwargs,
     ) -> Tuple[int, str]:
         """One request to `url`, else to the conversation's server, else to the next server in
         turn; a server that refuses the connection (stopped, restarting: the request never
         reached it) is skipped for the next."""
-        params = {"token": self.token} if authorised else None
+        params = {**(params or {}), **({"token": self.token} if authorised else {})}
         if url:
             bases = [url]
         else:

@@ -2,6 +2,7 @@
 order numbers and contacts given up front, several orders in one chat, forms that let go of
 questions, addresses and phone numbers in common formats, and one opening message."""
 import pytest
+import requests
 import yaml
 
 from tests.e2e.shop_web import texts
@@ -97,6 +98,26 @@ def test_cancellation_confirmed_and_declined_in_other_words(web):
     assert "Do you want me to cancel order 100002" in texts(web.chat("cancel", "hmm, cancel it after all"))
     assert "cancellation request" in texts(web.chat("cancel", "yes, go ahead and cancel it"))
 
+
+def test_starting_over_forgets_the_question_and_the_verified_contact(web):
+    web.chat("over", "where is my order 100004")
+    assert "SPXGB0123456789" in texts(web.chat("over", "emma@example.com"))
+    assert "What's the reason?" not in texts(web.chat("over", "I want to return order 100005"))  # asks what she'd like
+    over = web.chat("over", "never mind, can we start over")
+    assert texts(over) == "Okay, let's start over. What can I help you with?"
+    # Answered afresh, without a second welcome: the contact is asked for again.
+    again = web.chat("over", "where is my order 100004")
+    assert ASK_CONTACT in texts(again) and len(again["replies"]) == 1
+    assert "mulai dari awal" in texts(web.chat("over-id", "kak mau mulai dari awal aja"))
+
+
+def test_a_chat_reloaded_after_starting_over_shows_the_whole_chat(web):
+    browser = requests.Session()
+    sender = browser.post(f"{web.url}/api/chat", json={"message": "where is my order 100004"}, timeout=60).json()["sender"]
+    browser.post(f"{web.url}/api/chat", json={"sender": sender, "message": "start over please"}, timeout=60)
+    history = browser.get(f"{web.url}/api/chat/history", params={"sender": sender}, timeout=30).json()["messages"]
+    assert [m["text"] for m in history if m["from"] == "shopper"] == ["where is my order 100004", "start over please"]
+    assert history[-1]["text"] == "Okay, let's start over. What can I help you with?"
 
 # --- addresses and phone numbers --------------------------------------------------------------
 

@@ -17,7 +17,7 @@ PHRASINGS = {
     "faq/shipping_times": ["how long does delivery take", "when will my order arrive", "how many days is shipping"],
 }
 
-CONFIG = {"retrieval_intent": "faq", "threshold": 0.45}
+CONFIG = {"retrieval_intent": "faq", "threshold": 0.45, "clear_match": 0.7, "clear_margin": 0.1}
 
 
 def example(key, text):
@@ -84,3 +84,18 @@ def test_a_faq_question_that_matches_no_faq_closely_becomes_a_fallback(trained):
     assert weather_ranking == ["nlu_fallback", "faq"]
     assert intent_after("which cards can i pay with", "faq")[0]["name"] == "faq"
     assert intent_after("what will the weather be like in paris tomorrow", "greet")[0]["name"] == "greet"  # not a FAQ question
+
+
+def test_an_unsure_message_that_one_faq_matches_clearly_is_that_faq_question(trained):
+    def after_unsure(text):
+        ranking = [{"name": "nlu_fallback", "confidence": 0.35}, {"name": "faq", "confidence": 0.3}, {"name": "greet", "confidence": 0.2}]
+        message = Message(data={"text": text, "intent": ranking[0], "intent_ranking": ranking})
+        trained.process([message])
+        scores = [item["confidence"] for item in message.get("response_selector")["faq"]["ranking"]]
+        return message.get("intent"), [item["name"] for item in message.get("intent_ranking")], scores
+
+    intent, ranking, scores = after_unsure("how many days does shipping take")
+    assert scores[0] >= CONFIG["clear_match"] and scores[0] - scores[1] >= CONFIG["clear_margin"]
+    assert intent == {"name": "faq", "confidence": scores[0]} and ranking == ["faq", "greet"]
+    intent, _, scores = after_unsure("what will the weather be like in paris tomorrow")
+    assert intent["name"] == "nlu_fallback" and scores[0] < CONFIG["clear_match"]  # nothing matches clearly

@@ -114,6 +114,20 @@ def test_the_threshold_is_cross_validated_and_below_it_the_message_is_not_sure(p
     assert message.get("intent_ranking")[1]["name"] == "track_shipment"
 
 
+def test_an_intent_that_must_be_sure_is_passed_over_below_its_bar(pipeline):
+    _, classifier = pipeline
+    ranking = parse(pipeline, "where is my parcel").get("intent_ranking")
+    top, runner_up = ranking[0], ranking[1]
+    for bar, expected in ((top["confidence"] + 0.001, runner_up["name"]), (top["confidence"] - 0.001, top["name"])):
+        classifier.config["sure_only"], classifier.threshold, kept = {top["name"]: bar}, 0.0, classifier.threshold
+        try:
+            message = parse(pipeline, "where is my parcel")
+        finally:
+            classifier.config["sure_only"], classifier.threshold = {}, kept
+        assert message.get("intent")["name"] == expected
+        assert (top["name"] in [entry["name"] for entry in message.get("intent_ranking")]) == (expected == top["name"])
+
+
 def test_a_message_of_several_questions_lists_the_other_questions(pipeline):
     message = parse(pipeline, "where is my parcel? and also i want to return the shoes i got last week")
     assert message.get("intent")["name"] == "track_shipment"

@@ -2,7 +2,7 @@
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.language import browser_language, clear_language_of, language_of
+from bot.language import browser_language, clear_language_of, language_of, standard_indonesian
 from bot.nlu.language import LanguageDetector
 
 INDONESIAN = [
@@ -88,3 +88,20 @@ def test_the_component_marks_messages_whose_language_is_clear():
 ])
 def test_the_browsers_preferred_language_of_ours(header, language):
     assert browser_language(header) == language
+
+
+@pytest.mark.parametrize("text, standard", [
+    ("paket sy udh dmn ya kak", "paket saya sudah di mana ya"),
+    ("data saya aman ga?", "data saya aman tidak?"),
+    ("udh seminggu blm dikirim2", "sudah seminggu belum dikirim"),
+    ("ongkir ke surabaya brp min", "ongkos kirim ke surabaya berapa"),
+    # e-mail addresses, order numbers and "2x" are no words
+    ("email sy sy@gmail.com, pesenan 100004 kak", "email saya sy@gmail.com, pesanan 100004"),
+    ("saldo kepotong 2x gmn dong", "saldo kepotong 2x bagaimana"),
+    ("kak", "kak"),  # nothing but a form of address: kept
+    # English is left as it is, its "ga" and "min" included
+    ("where is my order, it's been 5 min", "where is my order, it's been 5 min"),
+    ("I live in ga", "I live in ga"),
+])
+def test_chat_indonesian_is_read_in_written_indonesian_words(text, standard):
+    assert standard_indonesian(text) == standard

@@ -87,3 +87,15 @@ def test_only_the_latest_texts_are_remembered(monkeypatch):
     encoders.encode("use", ["a parcel"])  # used again: the refund is now the oldest
     encoders.encode("use", ["a voucher"])
     assert list(encoders._remembered["use"]) == ["a parcel", "a voucher"]
+
+
+def test_chat_indonesian_is_encoded_in_written_indonesian_words(monkeypatch):
+    from bot.nlu import encoders
+
+    computed = []
+    minilm = encoders._ENCODE["minilm"]
+    monkeypatch.setitem(encoders._ENCODE, "minilm", lambda texts: computed.append(list(texts)) or minilm(texts))
+    monkeypatch.setitem(encoders._remembered, "minilm", type(encoders._remembered["minilm"])())
+    chat, written = encoders.encode("minilm", ["paket sy udh dmn kak", "paket saya sudah di mana"])
+    assert computed == [["paket saya sudah di mana"]]  # one text, in written Indonesian
+    assert np.array_equal(chat, written)
