@@ -96,8 +96,9 @@ def load(name: str) -> None:
 
 
 def fingerprint(component_file: str, names: Sequence[str]) -> str:
-    """Changes whenever the component's code, this module (with the words it standardises) or an encoder package does: Rasa's
-    training cache keys on the pipeline's config, not on what a custom component computes."""
+    """Changes whenever the component's code, this module, bot/language.py (the words `encode`
+    standardises) or an encoder package does: Rasa's training cache keys on the pipeline's
+    config, not on what a custom component computes."""
     from bot.nlu import sentence_encoder as minilm
 
     source = b"".join(Path(file).read_bytes() for file in (component_file, __file__, minilm.__file__, language.__file__))

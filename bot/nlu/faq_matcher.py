@@ -14,9 +14,10 @@ answer recommendations read it unchanged. Confidences are those similarities, 0 
 
 A message classified as a FAQ question whose best FAQ scores below `threshold` becomes
 `nlu_fallback`, as Rasa's FallbackClassifier marks an unsure intent: the bot says it is
-not sure and offers the closest FAQs. The other way round, a message the intent classifier
-was unsure of is a FAQ question when one FAQ matches it clearly (`clear_match`, `clear_margin`). On the held-out phrasings the right FAQ scored 0.53
+not sure and offers the closest FAQs. On the held-out phrasings the right FAQ scored 0.53
 or more in 95 of 100 cases; questions about other things (the weather, a joke) 0.18-0.40.
+The other way round, a message the intent classifier was unsure of is a FAQ question when
+one FAQ matches it clearly (`clear_match`, `clear_margin`).
 """
 from __future__ import annotations
 
