@@ -10,10 +10,6 @@ from bot.shop.hours import WEEKDAYS
 from tests.e2e.shop_web import PRODUCT_TOKEN, Web, free_ports, start_product, stop_product
 
 
-def free_port() -> int:
-    return free_ports(1)
-
-
 @pytest.fixture(scope="session")
 def product_home(tmp_path_factory):
     """Copies of the seller's files (FAQs, shop.yml) and of the newest model, for the product
@@ -42,7 +38,7 @@ def product(product_home):
     import sys
 
     home = product_home
-    ports = {"RASA_PORT": free_ports(2), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}  # two Rasa servers
+    ports = {"RASA_PORT": free_ports(2), "ACTIONS_PORT": free_ports(), "WEB_PORT": free_ports()}  # two Rasa servers
     env = {
         **os.environ, **{k: str(v) for k, v in ports.items()}, "DATABASE_URL": f"sqlite:///{home / 'shop.db'}",
         "DATA_DIR": str(home / "data"), "SHOP_SETTINGS": str(home / "shop.yml"), "MODELS_DIR": str(home / "models"),

@@ -18,8 +18,7 @@ import requests
 from bot.config import PROJECT_DIR, Config
 from bot.shop.context import ShopContext
 from bot.shop.tickets import BOT_TROUBLE, TicketDesk
-from tests.e2e.conftest import free_ports
-from tests.e2e.shop_web import PRODUCT_TOKEN, process_group_alive
+from tests.e2e.shop_web import PRODUCT_TOKEN, free_ports, process_group_alive
 from tests.e2e.test_production import REDIS_URL, _drop_databases, _services_or_skip
 
 

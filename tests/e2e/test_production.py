@@ -11,8 +11,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import POSTGRES_URL
-from tests.e2e.conftest import free_ports
-from tests.e2e.shop_web import PRODUCT_TOKEN, post, process_group_alive, start_product, stop_product
+from tests.e2e.shop_web import PRODUCT_TOKEN, free_ports, post, process_group_alive, start_product, stop_product
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 

@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from bot.config import PROJECT_DIR
 from bot.shop.demo import DEMO_IDENTITY_SECRET
 from bot.shop.identity import signed_identity
-from tests.e2e.conftest import PHONE, free_port, screenshot
-from tests.e2e.shop_web import wait_for
+from tests.e2e.conftest import PHONE, screenshot
+from tests.e2e.shop_web import free_ports, wait_for
 
 BUNDLE = PROJECT_DIR / "build" / "webchat" / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 DESKTOP = {"width": 1280, "height": 800}
@@ -64,7 +64,7 @@ def store(web, tmp_path_factory):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), functools.partial(Quiet, directory=str(site)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_ports()), functools.partial(Quiet, directory=str(site)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://localhost:{server.server_address[1]}"
