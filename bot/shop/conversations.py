@@ -49,6 +49,11 @@ class ConversationOwners:
     def claim(self, sender_id: str, access: Access, channel: str) -> str:
         """Let `access` use the conversation, binding a new one to it; the browser key to use
         from now on (a new one for a browser that had none). Refused: Forbidden."""
+        with self.sessions() as session:
+            known = session.get(ChatConversation, sender_id)
+        if known is not None and known.key_presented and access.browser_key is not None:
+            self._check(known, access)
+            return access.browser_key  # a conversation's every later message: nothing to write
         with transaction(self.sessions) as session:
             conversation = session.get(ChatConversation, sender_id)
             if conversation is None:

@@ -4,6 +4,7 @@
 production). The schema is owned by the Alembic migrations in
 bot/shop/migrations/; `upgrade` applies them.
 """
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, declarative_base, relationship, selectinload, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -350,17 +352,55 @@ def make_engine(database_url: str) -> Engine:
             connection.execute("PRAGMA foreign_keys=ON")
 
         return engine
-    return create_engine(database_url, future=True, pool_pre_ping=True)
+    return _postgresql_engine(database_url)
+
+
+# A pooled PostgreSQL connection unused for longer is tested before use (_postgresql_engine).
+IDLE_PING_SECONDS = 5.0
+WRITES = "writes"  # in a session factory's info: the engine that `transaction()` writes with
+
+
+def _postgresql_engine(url, **options) -> Engine:
+    engine = create_engine(url, future=True, **options)
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(connection, record, _proxy):
+        # A connection idle for a while may have been dropped (a database restart, a firewall):
+        # it is tested before use, and replaced if dead. Not on every checkout (pool_pre_ping):
+        # under load that was a quarter of the round trips to the database, each blocking the
+        # process's event loop. One that breaks in use invalidates the pool (SQLAlchemy's rule),
+        # and that request gets the database's error.
+        if time.monotonic() - record.info.get("checked_in", 0.0) > IDLE_PING_SECONDS:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            except Exception as error:
+                raise DisconnectionError(str(error)) from error
+
+    @event.listens_for(engine, "checkin")
+    def _note_checkin(_connection, record):
+        record.info["checked_in"] = time.monotonic()
+
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, future=True, expire_on_commit=False)
+    """Sessions that read; `transaction()` writes. On PostgreSQL the reading sessions have a
+    pool of their own whose queries each run on their own (autocommit): the same view of the
+    data as in a READ COMMITTED transaction, without a BEGIN and a ROLLBACK round trip around
+    them (a session reads once or twice)."""
+    if engine.dialect.name == "sqlite":
+        reads = engine
+    else:
+        reads = _postgresql_engine(engine.url, isolation_level="AUTOCOMMIT")
+        event.listen(engine, "engine_disposed", lambda _engine: reads.dispose())
+    return sessionmaker(reads, future=True, expire_on_commit=False, info={WRITES: engine})
 
 
 @contextmanager
 def transaction(sessions: sessionmaker) -> Iterator[Session]:
     """A session whose work is committed together, or not at all."""
-    with sessions.begin() as session:
+    with sessions(bind=sessions.kw["info"][WRITES]) as session, session.begin():
         yield session
 
 

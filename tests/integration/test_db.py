@@ -58,3 +58,42 @@ def test_the_lockout_reads_the_failures_by_their_index(sqlite_url):
             )).fetchall()
             assert f"(shop_id=? AND {column}=? AND succeeded=? AND created_at>?)" in str(plan)
     engine.dispose()
+
+
+def test_postgresql_reads_run_without_a_transaction_and_writes_within_one(postgres_url):
+    """A reading session's queries autocommit (no BEGIN/ROLLBACK round trips); `transaction()`
+    is all or nothing."""
+    db.upgrade(postgres_url)
+    engine = db.make_engine(postgres_url)
+    sessions = db.make_session_factory(engine)
+    try:
+        demo.seed(sessions, load_settings(Config.from_env().shop_settings_file))  # written by transaction()
+        with sessions() as session:
+            assert db.get_shop(session, "demo").name == "Demo Shop"
+            assert session.connection().connection.dbapi_connection.autocommit is True
+        with pytest.raises(RuntimeError):
+            with db.transaction(sessions) as session:
+                assert session.connection().connection.dbapi_connection.autocommit is False
+                session.execute(sqlalchemy.text("UPDATE shops SET name = 'Half-written' WHERE slug = 'demo'"))
+                raise RuntimeError("a failure half-way")
+        with sessions() as session:
+            assert db.get_shop(session, "demo").name == "Demo Shop"  # nothing of the failed transaction
+    finally:
+        engine.dispose()
+
+
+def test_a_pooled_postgresql_connection_that_died_while_idle_is_replaced_before_use(postgres_url, monkeypatch):
+    """The database dropped an idle connection (a restart, a firewall): the next query gets a
+    live one, not the error."""
+    engine = db.make_engine(postgres_url)
+    sessions = db.make_session_factory(engine)
+    try:
+        with sessions() as session:
+            backend = session.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar()
+        with engine.connect() as admin:
+            admin.execute(sqlalchemy.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # it has been idle long enough to be tested
+        with sessions() as session:
+            assert session.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar() != backend
+    finally:
+        engine.dispose()

@@ -20,7 +20,7 @@ def _lock_store_config(prefix: str):
 
     url = urlsplit(REDIS_URL)
     return EndpointConfig(
-        url=url.hostname, type="bot.rasa.lock_store.SerialisedRedisLockStore",
+        url=url.hostname, type="bot.rasa.lock_store.AtomicRedisLockStore",
         port=url.port or 6379, db=int(url.path.lstrip("/") or 0), key_prefix=prefix,
     )
 
@@ -165,6 +165,35 @@ def test_two_servers_taking_messages_of_one_conversation_at_the_same_moment_neve
         store.red.close()
 
 
+def test_redis_lock_store_keeps_rasas_lock_format_and_lets_expired_tickets_go(redis_lock_store):
+    """Each change of the lock is one Lua script: what it writes is the lock as Rasa's own
+    TicketLock reads it, numbered in order, without the tickets that expired."""
+    store = redis_lock_store
+    sender = f"shopper-{uuid.uuid4().hex[:6]}"
+    assert [store.issue_ticket(sender, 10), store.issue_ticket(sender, 10)] == [0, 1]
+    lock = store.get_lock(sender)
+    assert lock.conversation_id == sender and [t.number for t in lock.tickets] == [0, 1]
+    assert not lock.is_locked(0) and lock.is_locked(1)
+    assert all(time.time() + 9 < t.expires <= time.time() + 10 for t in lock.tickets)
+
+    store.cleanup(sender, 0)  # the first lets go: the second is served
+    assert not store.get_lock(sender).is_locked(1)
+    assert store.issue_ticket(sender, 0.05) == 2
+    time.sleep(0.1)  # ticket 2 expires (its holder died)
+    assert store.issue_ticket(sender, 10) == 2  # numbered on from the last valid ticket
+    store.cleanup(sender, 1)
+    store.cleanup(sender, 2)
+    assert store.get_lock(sender) is None  # nobody holds a ticket: the lock is gone
+
+    store.issue_ticket(sender, 0.05)
+    time.sleep(0.1)
+    store.update_lock(sender)  # as Rasa's waiting loop does: the expired ticket goes
+    emptied = store.get_lock(sender)
+    assert emptied is not None and list(emptied.tickets) == []
+    store.cleanup(sender, 99)  # a ticket that is not there: nothing left, nothing raised
+    assert store.get_lock(sender) is None
+
+
 def test_redis_lock_store_keeps_other_conversations_apart(redis_lock_store):
     """A conversation's lock does not hold up another conversation."""
     store = redis_lock_store
@@ -221,7 +250,7 @@ def test_the_production_endpoints_file_reads_as_rasa_reads_it():
     assert endpoints.tracker_store.type == "bot.rasa.tracker_store.CachedSQLTrackerStore"
     assert endpoints.tracker_store.kwargs["dialect"] == "postgresql"
     assert endpoints.tracker_store.kwargs["db"] == "shop_production_tracker"
-    assert endpoints.lock_store.type == "bot.rasa.lock_store.SerialisedRedisLockStore"
+    assert endpoints.lock_store.type == "bot.rasa.lock_store.AtomicRedisLockStore"
     assert str(endpoints.lock_store.kwargs["port"]) == "6379"
 
 
