@@ -12,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.desk import SERVICE_ERRORS, orders_with_named_item, shop_context
+from actions.desk import SERVICE_ERRORS, bot_responses, orders_with_named_item, shop_context
 from actions.forms import ORDER_INTENTS
 from actions.handoff import hand_off
 from bot.rasa import events as tracker_events
@@ -88,9 +88,7 @@ def not_sure_streak(events: List[Dict[Text, Any]]) -> int:
     return streak
 
 
-def say_not_sure(
-    dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any], store: FaqStore
-) -> List[Dict[Text, Any]]:
+def say_not_sure(dispatcher: CollectingDispatcher, tracker: Tracker, store: FaqStore) -> List[Dict[Text, Any]]:
     """Say so, offer the closest FAQs and a person, and keep the message for the seller; after
     too many in a row (shop.yml `handoff.fallbacks_in_a_row`), hand over to a person instead."""
     try:
@@ -101,7 +99,7 @@ def say_not_sure(
         return hand_off(dispatcher, tracker, REPEATED_FALLBACK)
     closest = [faq for faq, _ in faq_ranking(tracker.latest_message, store)][:RECOMMENDATIONS]
     language = tracker.get_slot("language")
-    human = {"title": fill_response(domain["responses"], "utter_button_talk_to_human", {}, language), "payload": "/talk_to_human"}
+    human = {"title": fill_response(bot_responses(), "utter_button_talk_to_human", {}, language), "payload": "/talk_to_human"}
     dispatcher.utter_message(response="utter_not_sure", buttons=[*(faq_button(faq, language) for faq in closest), human])
     try:
         shop = shop_context()
@@ -125,7 +123,7 @@ class ActionAnswerFaq(FaqAction):
             return ask_order_question(topic)
         faq = selected_faq(tracker, self.store)
         if faq is None:
-            return say_not_sure(dispatcher, tracker, domain, self.store)
+            return say_not_sure(dispatcher, tracker, self.store)
         buttons = [{"title": b.title_in(tracker.get_slot("language")), "payload": b.payload} for b in faq.buttons]
         dispatcher.utter_message(text=faq.answer_in(tracker.get_slot("language")), buttons=buttons)
         offer_other_questions(dispatcher, tracker.latest_message)
@@ -313,7 +311,7 @@ class ActionNotSure(FaqAction):
         topic = order_question_in_context(tracker) or order_question_naming_an_item(tracker)
         if topic:
             return ask_order_question(topic)
-        return say_not_sure(dispatcher, tracker, domain, self.store)
+        return say_not_sure(dispatcher, tracker, self.store)
 
 
 class ActionOutOfScope(Action):

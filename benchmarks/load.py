@@ -132,7 +132,7 @@ class Product:
         else:
             endpoints = home / "endpoints.yml"
             endpoints.write_text(
-                "action_endpoint:\n  url: ${ACTION_ENDPOINT_URL}\n"
+                "action_endpoint:\n  url: ${ACTION_ENDPOINT_URL}\n  enable_selective_domain: true\n"
                 f"tracker_store:\n  type: bot.rasa.tracker_store.CachedSQLTrackerStore\n  dialect: sqlite\n  db: {home / 'tracker.db'}\n",
                 encoding="utf-8",
             )

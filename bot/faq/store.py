@@ -7,6 +7,7 @@ written to a generated file that is never edited by hand.
 """
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -289,7 +290,13 @@ class FaqStore:
         self._faqs: Dict[str, Faq] = {}
 
     def _current_stamp(self) -> Tuple:
-        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(self.directory.glob("*.yml")))
+        # Read on every question the bot answers: os.scandir, one stat a file (pathlib's glob
+        # was a twentieth of the action server's time).
+        with os.scandir(self.directory) as entries:
+            return tuple(sorted(
+                (entry.name, stat.st_mtime_ns, stat.st_size)
+                for entry in entries if entry.name.endswith(".yml") for stat in [entry.stat()]
+            ))
 
     def _refresh(self) -> None:
         stamp = self._current_stamp()

@@ -13,7 +13,9 @@ the Rasa server under `make benchmark-load`; none changes what Rasa does.
   the same states again and again; here each prediction is remembered by those states.
 - Each policy, for each prediction, replays the whole conversation to find its dialogue states
   (`Domain.states_for_tracker_history`), three policies and several predictions a message. Here
-  a tracker goes on from where it got to (the tracker store keeps it between messages).
+  a tracker goes on from where it got to (the tracker store keeps it between messages), and the
+  events that count (`applied_events`, without the undone ones) are worked out once for each
+  new event, not for each time a policy asks.
 - Each run of the model's graph (once to read a message, once for each prediction) works out
   again which nodes the result needs, by a recursion that visits shared nodes many times, and
   hands them to dask's scheduler. Here each target's nodes are put in order once and run one
@@ -120,6 +122,22 @@ def ted_predict(
         is_end_to_end_prediction=known.is_end_to_end_prediction, is_no_user_prediction=known.is_no_user_prediction,
         diagnostic_data=known.diagnostic_data, action_metadata=known.action_metadata,
     )
+
+
+_applied_events = DialogueStateTracker.applied_events
+
+
+def applied_events(self: DialogueStateTracker) -> List[Event]:
+    """DialogueStateTracker.applied_events, remembered until the tracker's events change (they
+    are only ever added to). Each prediction asks for it several times, and each time it walks
+    the whole conversation."""
+    events = self.events
+    last = events[-1] if events else None
+    known = self.__dict__.get("_applied")
+    # (The last event itself is kept, not its id: a freed event's id may be taken by a new one.)
+    if known is None or known[0] != len(events) or known[1] is not last:
+        known = self.__dict__["_applied"] = (len(events), last, _applied_events(self))
+    return list(known[2])  # callers may change the list they get
 
 
 _states_for_tracker_history = Domain.states_for_tracker_history
@@ -257,6 +275,7 @@ def install() -> None:
     Event.resolve_by_type = staticmethod(resolve_event_type)
     TEDPolicy.predict_action_probabilities = ted_predict
     Domain.states_for_tracker_history = states_for_tracker_history
+    DialogueStateTracker.applied_events = applied_events
     EndpointConfig.session = kept_session
     DaskGraphRunner.run = run_graph
     rasa.core.agent.load_agent = load_agent

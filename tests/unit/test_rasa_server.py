@@ -119,6 +119,31 @@ def test_dialogue_states_of_another_models_domain_are_worked_out_afresh(conversa
     assert not any("slots" in state for state in ours)
 
 
+def test_applied_events_remembered_until_the_events_change_are_rasas(conversations, monkeypatch):
+    """Every event sequence (with reverted turns and restarts), growing event by event: the
+    remembered applied events are Rasa's, worked out once per new event."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, sequences = conversations
+    walks = []
+    original = server._applied_events
+    monkeypatch.setattr(server, "_applied_events", lambda tracker: walks.append(1) or original(tracker))
+    compared = 0
+    for events in sequences:
+        tracker = DialogueStateTracker("growing", domain.slots)
+        for event in events:
+            tracker.update(event)
+            walks.clear()
+            first, again = server.applied_events(tracker), server.applied_events(tracker)
+            assert len(walks) == 1  # the second call is remembered
+            rasas = original(DialogueStateTracker.from_events("fresh", list(tracker.events), domain.slots))
+            assert [id(e) for e in first] == [id(e) for e in again] == [id(e) for e in rasas]
+            first.clear()  # a caller changing its list changes nobody else's
+            assert len(server.applied_events(tracker)) == len(rasas)
+            compared += 1
+    assert compared > 1000
+
+
 # --- TED's predictions remembered by the states they read ---
 
 class FakeTed:
