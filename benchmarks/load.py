@@ -1,15 +1,18 @@
 """Loopback load on the shop assistant, side by side with a stock Rasa bot (`make benchmark-load`).
 
     .venv/bin/python benchmarks/load.py [--setups embedded,production,stock] [--shoppers 20,50]
-                                        [--messages 20] [--time-limit 240] [--web-url URL]
+                                        [--messages 20] [--rounds 3] [--time-limit 240] [--web-url URL]
 
-For each set-up it starts the product on free ports, with two Rasa servers (`python -m bot run`,
-embedded: SQLite in a temporary folder; `python -m bot run --production`: PostgreSQL databases
-shop_benchmark and shop_benchmark_tracker, dropped and created afresh, Redis), then for each
-number of shoppers runs that many concurrent shoppers, each its own browser (one
-aiohttp.ClientSession, showing the browser key its first answer gave, as the storefront widget
-does), sending `--messages` messages one after another over the web service's /api/chat: the Chat Welcome (`/session_start`), FAQ questions, order look-ups with the demo shop's
-order numbers and e-mails, and a handoff to a person as the last message; like the storefront
+It starts every set-up first, on free ports: the product with two Rasa servers (`python -m bot
+run`, embedded: SQLite in a temporary folder; `python -m bot run --production`: PostgreSQL
+databases shop_benchmark and shop_benchmark_tracker, dropped and created afresh, Redis) and the
+stock bot. Then, `--rounds` times, for each number of shoppers, each set-up in turn runs that
+many concurrent shoppers (the others idle); a set-up's figures are those of all its rounds
+together. Each shopper is its own browser (one aiohttp.ClientSession, showing the browser key
+its first answer gave, as the storefront widget does), sending `--messages` messages one after
+another over the web service's /api/chat: the Chat Welcome (`/session_start`), FAQ questions,
+order look-ups with the demo shop's order numbers and e-mails, and a handoff to a person as the
+last message; like the storefront
 widget, each message carries the cursor of the answer before (`after`). Every reply is checked
 against what that request must get (a phrase of the right answer), and afterwards each
 conversation's history (GET /api/chat/history, read from Rasa's tracker) must hold the shopper's
@@ -18,9 +21,9 @@ the check.
 
 The stock bot is `rasa init --no-prompt`, trained in a temporary folder (or `--stock-dir`, trained
 once and reused), served with `rasa run` and driven over its REST webhook with the same shoppers
-and message counts (its moodbot phrases). Throughput is messages per second over the run's wall
-time; latency is each message's round trip. Bounded: shoppers x messages messages, and each run
-stops at `--time-limit` seconds (unfinished shoppers are reported).
+and message counts (its moodbot phrases). Throughput is messages per second over the rounds'
+wall time; latency is each message's round trip. Bounded: rounds x shoppers x messages messages
+a set-up, and each round stops at `--time-limit` seconds (unfinished shoppers are reported).
 """
 import argparse
 import asyncio
@@ -34,7 +37,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 
@@ -89,6 +92,7 @@ class Run:
     lost: int = 0  # no answer (an error, a time-out)
     order_errors: List[str] = field(default_factory=list)  # history not exactly the messages sent, in order
     unfinished: int = 0
+    rounds: int = 0
 
     @property
     def sent(self) -> int:
@@ -329,8 +333,9 @@ async def drive(run: Run, shopper, url: str, time_limit: float) -> Run:
     done, pending = await asyncio.wait(tasks, timeout=time_limit)
     for task in pending:
         task.cancel()
-    run.unfinished = len(pending)
-    run.wall = time.perf_counter() - started
+    run.rounds += 1
+    run.unfinished += len(pending)
+    run.wall += time.perf_counter() - started  # (a run of several rounds: their sum)
     for task in done:
         if task.exception():
             run.wrong.append(repr(task.exception()))
@@ -340,6 +345,16 @@ async def drive(run: Run, shopper, url: str, time_limit: float) -> Run:
 async def warm_up(shopper, url: str) -> None:
     """One shopper's conversation before measuring (the first messages load lazily initialised parts)."""
     await shopper(Run("warm-up", 1, 4), url, 0, 4)
+
+
+@dataclass
+class Target:
+    """A set-up to measure: its shopper, its URL, and how to stop it."""
+
+    name: str
+    shopper: Callable[..., Awaitable[None]]
+    url: str
+    stop: Callable[[], None] = lambda: None
 
 
 # --- the report ---
@@ -353,7 +368,7 @@ def table(runs: List[Run], stock: Dict[int, Run]) -> str:
         base = stock.get(run.shoppers)
         ratio = f"{run.throughput / base.throughput:.2f}x" if base and base.throughput and run.setup != "stock bot" else "-"
         lines.append(
-            f"| {run.setup} | {run.shoppers} x {run.messages} ({run.sent} sent, {run.wall:.1f} s) | {run.throughput:.1f} | "
+            f"| {run.setup} | {run.shoppers} x {run.messages}, {run.rounds} rounds ({run.sent} sent, {run.wall:.1f} s) | {run.throughput:.1f} | "
             f"{run.percentile(50):.0f} | {run.percentile(95):.0f} | {run.percentile(99):.0f} | {ratio} | "
             f"{run.lost} / {len(run.wrong) - run.lost} / {len(run.order_errors)} / {run.unfinished} |"
         )
@@ -365,58 +380,60 @@ def main(argv=None) -> int:
     parser.add_argument("--setups", default="embedded,production,stock", help="comma-separated: embedded, production, stock")
     parser.add_argument("--shoppers", default="20,50", help="concurrent shoppers, comma-separated runs (default 20,50)")
     parser.add_argument("--messages", type=int, default=20, help="messages per shopper (default 20)")
-    parser.add_argument("--time-limit", type=float, default=240, help="seconds a run may take (default 240)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, each set-up in turn (default 3)")
+    parser.add_argument("--time-limit", type=float, default=240, help="seconds a round of one set-up may take (default 240)")
     parser.add_argument("--web-url", help="measure a product already running there instead of starting one (set-up 'running')")
     parser.add_argument("--stock-dir", help="train the stock bot here once and reuse it (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (the products' logs)")
     args = parser.parse_args(argv)
     setups = [s.strip() for s in args.setups.split(",") if s.strip()]
+    unknown = set(setups) - {"embedded", "production", "stock", "running"}
+    if unknown:
+        parser.error(f"unknown set-up {', '.join(sorted(unknown))}; known: embedded, production, stock (running: with --web-url)")
     counts = [int(n) for n in args.shoppers.split(",")]
-    runs: List[Run] = []
-    stock: Dict[int, Run] = {}
     home = Path(tempfile.mkdtemp(prefix="shop-load-"))
+    targets: List[Target] = []
     finished = False
     try:
         if args.web_url:
-            setups = ["running"] + [s for s in setups if s == "stock"]
+            targets.append(Target("running", shop_shopper, args.web_url))
         for setup in setups:
             if setup == "stock":
                 bot = StockBot(Path(args.stock_dir) if args.stock_dir else home / "stock")
                 bot.start()
-                try:
-                    asyncio.run(warm_up(stock_shopper, bot.url))
-                    for count in counts:
-                        run = asyncio.run(drive(Run("stock bot", count, args.messages), stock_shopper, bot.url, args.time_limit))
-                        stock[count] = run
-                        runs.append(run)
-                        print(f"stock bot, {count} shoppers: {run.throughput:.1f} msg/s, p95 {run.percentile(95):.0f} ms", flush=True)
-                finally:
-                    bot.stop()
-                continue
-            product = None
-            if setup == "running":
-                url = args.web_url
-            else:
+                targets.append(Target("stock bot", stock_shopper, bot.url, bot.stop))
+            elif setup in ("embedded", "production") and not args.web_url:
                 (home / setup).mkdir()
                 product = Product(setup == "production", home / setup)
                 print(f"starting the {setup} set-up ...", flush=True)
                 product.start()
-                url = product.web_url
-            try:
-                asyncio.run(warm_up(shop_shopper, url))
-                for count in counts:
-                    run = asyncio.run(drive(Run(setup, count, args.messages), shop_shopper, url, args.time_limit))
-                    runs.append(run)
-                    print(f"{setup}, {count} shoppers: {run.throughput:.1f} msg/s, p95 {run.percentile(95):.0f} ms", flush=True)
-            finally:
-                if product:
-                    product.stop()
+                targets.append(Target(setup, shop_shopper, product.web_url, product.stop))
+        for target in targets:
+            asyncio.run(warm_up(target.shopper, target.url))
+        # Every set-up is up from the start, idle while another is measured, and the rounds take
+        # turns: a machine that speeds up or slows down during the benchmark (a shared host)
+        # weighs on every set-up alike, not on whichever ran last.
+        runs = {(target.name, count): Run(target.name, count, args.messages) for target in targets for count in counts}
+        for round_number in range(1, args.rounds + 1):
+            for count in counts:
+                for target in targets:
+                    run = runs[(target.name, count)]
+                    sent_before, wall_before = run.sent, run.wall
+                    asyncio.run(drive(run, target.shopper, target.url, args.time_limit))
+                    print(
+                        f"round {round_number}, {target.name}, {count} shoppers: "
+                        f"{(run.sent - sent_before) / (run.wall - wall_before):.1f} msg/s", flush=True,
+                    )
         finished = True
     finally:
+        for target in targets:
+            target.stop()
         if args.keep or not finished:
             print(f"logs kept in {home}")
         else:
             shutil.rmtree(home, ignore_errors=True)
+    stock = {count: runs[("stock bot", count)] for count in counts if ("stock bot", count) in runs}
+    runs = list(runs.values())
     runs.sort(key=lambda r: (r.shoppers, r.setup))
     print()
     print(table(runs, stock))

@@ -15,7 +15,8 @@ the Rasa server under `make benchmark-load`; none changes what Rasa does.
   (`Domain.states_for_tracker_history`), three policies and several predictions a message. Here
   a tracker goes on from where it got to (the tracker store keeps it between messages), and the
   events that count (`applied_events`, without the undone ones) are worked out once for each
-  new event, not for each time a policy asks.
+  new event, not for each time a policy asks. RulePolicy matches its rules against the latest
+  turns only, as many as its longest rule has, not against the whole conversation.
 - Each run of the model's graph (once to read a message, once for each prediction) works out
   again which nodes the result needs, by a recursion that visits shared nodes many times, and
   hands them to dask's scheduler. Here each target's nodes are put in order once and run one
@@ -30,10 +31,11 @@ after each model load.
 """
 import contextlib
 import functools
+import json
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Dict, Hashable, List, Optional, Text, Type
+from typing import Any, Dict, Hashable, List, Optional, Set, Text, Type
 
 import aiohttp
 import jsonschema
@@ -41,6 +43,7 @@ import rasa.core.agent
 import ujson
 from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.policy import PolicyPrediction
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.policies.ted_policy import TEDPolicy
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.graph import GraphSchema
@@ -138,6 +141,22 @@ def applied_events(self: DialogueStateTracker) -> List[Event]:
     if known is None or known[0] != len(events) or known[1] is not last:
         known = self.__dict__["_applied"] = (len(events), last, _applied_events(self))
     return list(known[2])  # callers may change the list they get
+
+
+_get_possible_keys = RulePolicy._get_possible_keys
+
+
+@functools.lru_cache(maxsize=None)
+def _rule_length(rule_key: Text) -> int:
+    return len(json.loads(rule_key))
+
+
+def get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[State]) -> Set[Text]:
+    """RulePolicy._get_possible_keys over the conversation's latest states only, as many as its
+    longest rule has: a rule applies to every turn before its first (`_is_rule_applicable`), so
+    the older states cannot change the result. Rasa checks every rule against every turn."""
+    longest = max(map(_rule_length, lookup), default=0)
+    return _get_possible_keys(self, lookup, states[max(0, len(states) - longest):])
 
 
 _states_for_tracker_history = Domain.states_for_tracker_history
@@ -276,6 +295,7 @@ def install() -> None:
     TEDPolicy.predict_action_probabilities = ted_predict
     Domain.states_for_tracker_history = states_for_tracker_history
     DialogueStateTracker.applied_events = applied_events
+    RulePolicy._get_possible_keys = get_possible_keys
     EndpointConfig.session = kept_session
     DaskGraphRunner.run = run_graph
     rasa.core.agent.load_agent = load_agent

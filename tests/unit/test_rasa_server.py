@@ -144,6 +144,50 @@ def test_applied_events_remembered_until_the_events_change_are_rasas(conversatio
     assert compared > 1000
 
 
+def test_rules_matched_against_the_latest_turns_only_match_as_rasas(conversations, tmp_path):
+    """Rules cut from the project's conversations (1 to 5 turns, some with slots that must not
+    be set, each also after a turn that never happens, one from a conversation's start), matched
+    against every prefix of every conversation: the same rules as Rasa's match over the whole
+    conversation."""
+    import json
+    import random
+
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, sequences = conversations
+    policy = RulePolicy(
+        RulePolicy.get_default_config(), LocalModelStorage(tmp_path), Resource("rules"), ExecutionContext(GraphSchema({}), "t"),
+    )
+    histories = [server._states_for_tracker_history(domain, DialogueStateTracker.from_events("t", events, domain.slots))
+                 for events in sequences[::3]]
+    pick = random.Random(7)
+    lookup = {}
+    for states in histories:
+        for _ in range(3):
+            length = pick.randint(1, min(5, len(states)))
+            end = pick.randint(length, len(states))
+            rule = [{kind: dict(sub) for kind, sub in state.items()} for state in states[end - length:end]]
+            if pick.random() < 0.3 and "slots" in rule[-1]:
+                rule[-1]["slots"] = {name: "should_not_be_set" for name in rule[-1]["slots"]}
+            lookup[json.dumps(rule, sort_keys=True)] = "action_listen"
+            # The same rule after a turn no conversation has: only its oldest turn tells them apart.
+            decoy = [{"prev_action": {"action_name": "action_never_taken"}}, *rule]
+            lookup[json.dumps(decoy, sort_keys=True)] = "action_never_taken"
+    lookup[json.dumps(histories[0][:2], sort_keys=True)] = "action_listen"  # from the conversation's start
+    compared = matched = 0
+    for states in histories:
+        for end in range(1, len(states) + 1):
+            ours = server.get_possible_keys(policy, lookup, states[:end])
+            assert ours == server._get_possible_keys(policy, lookup, states[:end])
+            compared, matched = compared + 1, matched + bool(ours)
+    assert compared > 300 and matched > compared / 10  # rules did match, and often
+    assert server.get_possible_keys(policy, {}, histories[0]) == set()
+
+
 # --- TED's predictions remembered by the states they read ---
 
 class FakeTed:
