@@ -62,6 +62,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         ).order_by(events.c.id)
         self._latest_id = sa.select(sa.func.max(events.c.id)).where(events.c.sender_id == sa.bindparam("sender_id"))
         self._insert = events.insert()
+        # One statement, compiled once: psycopg2 sends the rows as one INSERT ... VALUES.
+        self._insert_returning = events.insert().returning(events.c.id)
 
     @property
     def domain(self) -> Domain:
@@ -110,7 +112,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         rows = [self._row(tracker.sender_id, event) for event in new_events]
         if rows and self.engine.dialect.full_returning:  # PostgreSQL: the rows and their ids, one round trip
             with self.engine.connect() as connection:
-                latest_id = max(connection.execute(self._insert.values(rows).returning(self._insert.table.c.id)).scalars())
+                latest_id = max(connection.execute(self._insert_returning, rows).scalars())
         else:
             with self.engine.begin() as connection:
                 if rows:
