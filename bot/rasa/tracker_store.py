@@ -15,8 +15,9 @@ time change a conversation, and on events never being deleted.
 
 SQLite (the embedded default) gets a connection pool and write-ahead logging: Rasa opens a new
 connection for every query, and a commit that waits for the disk stalls the whole server.
-PostgreSQL (production) runs each statement on its own, and a message's new events are one
-INSERT that also returns their ids: two round trips a message where Rasa's took about nine.
+PostgreSQL (production) runs each statement on its own (autocommit), and a message's new
+events are one INSERT that also returns their ids: 3 statements a message (two reads, one
+insert) where there were 9 with the BEGIN, COMMIT or ROLLBACK around each and a SELECT max(id).
 """
 import itertools
 import json
