@@ -87,12 +87,19 @@ class Run:
     shoppers: int
     messages: int
     latencies: List[float] = field(default_factory=list)
+    by_message: Dict[str, List[float]] = field(default_factory=dict)  # message text -> its latencies
     wall: float = 0.0
     wrong: List[str] = field(default_factory=list)  # replies that did not answer their request
     lost: int = 0  # no answer (an error, a time-out)
     order_errors: List[str] = field(default_factory=list)  # history not exactly the messages sent, in order
     unfinished: int = 0
     rounds: int = 0
+
+    def record(self, text: str, started: float) -> None:
+        """A message's round trip, from `started` (time.perf_counter()) until now."""
+        seconds = time.perf_counter() - started
+        self.latencies.append(seconds)
+        self.by_message.setdefault(text, []).append(seconds)
 
     @property
     def sent(self) -> int:
@@ -270,11 +277,11 @@ async def shop_shopper(run: Run, web_url: str, index: int, messages: int) -> Non
                     body = await response.json()
                     status = response.status
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-                run.latencies.append(time.perf_counter() - started)
+                run.record(text, started)
                 run.lost += 1
                 run.wrong.append(f"{sender} {text!r}: {error!r}")
                 continue
-            run.latencies.append(time.perf_counter() - started)
+            run.record(text, started)
             if status != 200:
                 run.lost += 1
                 run.wrong.append(f"{sender} {text!r}: HTTP {status} {body}")
@@ -311,11 +318,11 @@ async def stock_shopper(run: Run, url: str, index: int, messages: int) -> None:
                 async with session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}) as response:
                     replies = await response.json()
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-                run.latencies.append(time.perf_counter() - started)
+                run.record(text, started)
                 run.lost += 1
                 run.wrong.append(f"{sender} {text!r}: {error!r}")
                 continue
-            run.latencies.append(time.perf_counter() - started)
+            run.record(text, started)
             if not isinstance(replies, list):
                 run.lost += 1
             elif expected.lower() not in _text(replies).lower():
@@ -372,6 +379,16 @@ def table(runs: List[Run], stock: Dict[int, Run]) -> str:
             f"{run.percentile(50):.0f} | {run.percentile(95):.0f} | {run.percentile(99):.0f} | {ratio} | "
             f"{run.lost} / {len(run.wrong) - run.lost} / {len(run.order_errors)} / {run.unfinished} |"
         )
+    return "\n".join(lines)
+
+
+def slowest_messages(runs: List[Run], count: int = 5) -> str:
+    """Each run's slowest messages by their median round trip: what its p95 is made of."""
+    lines = []
+    for run in runs:
+        medians = {text: sorted(seconds)[len(seconds) // 2] * 1000 for text, seconds in run.by_message.items()}
+        slowest = sorted(medians.items(), key=lambda item: -item[1])[:count]
+        lines.append(f"slowest messages, {run.setup} x{run.shoppers} (median ms): " + "; ".join(f"{text!r} {ms:.0f}" for text, ms in slowest))
     return "\n".join(lines)
 
 
@@ -437,6 +454,8 @@ def main(argv=None) -> int:
     runs.sort(key=lambda r: (r.shoppers, r.setup))
     print()
     print(table(runs, stock))
+    print()
+    print(slowest_messages(runs))
     for run in runs:
         for problem in (run.wrong + run.order_errors)[:5]:
             print(f"  {run.setup} x{run.shoppers}: {problem}")

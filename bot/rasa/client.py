@@ -3,7 +3,7 @@ import asyncio
 import itertools
 import json
 import re
-import zlib
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
@@ -50,18 +50,26 @@ class RasaClient:
     token-protected HTTP API (parsing, trackers, events, models). Rasa down or refusing is
     ServiceUnavailable.
 
-    Several servers: each conversation has its own (by a hash of its id, so every web service
-    picks the same one), and goes to the next while that one refuses connections; other requests
-    go to each server in turn. A server then finds the conversations it answers in its memory
-    (bot/rasa/tracker_store.py), and the embedded servers, whose locks live in their memory, each
-    handle their own conversations. In production any server may take any message all the same:
-    Rasa's Redis lock store keeps a conversation's messages in order and the shared tracker store
-    keeps it whole. A model swap goes to every server, one after another."""
+    Several servers: each conversation has its own, and goes to the next while that one refuses
+    connections; other requests go to each server in turn. The servers take new conversations in
+    turn, so each gets an equal share: a hash of the conversation's id split 20 shoppers 13 to 7
+    as often as not, and the busier server's shoppers waited twice as long. A server then finds
+    the conversations it answers in its memory (bot/rasa/tracker_store.py), and the embedded
+    servers, whose locks live in their memory, each handle their own conversations (the embedded
+    mode has one web service, which does the placing). A conversation's server is kept in this
+    client's memory; one forgotten (a restart of the web service, or long idle) is placed anew,
+    which is safe: its earlier messages are answered by then, and the tracker store reads the
+    rows another server added. In production any server may take
+    any message all the same: Rasa's Redis lock store keeps a conversation's messages in order
+    and the shared tracker store keeps it whole. A model swap goes to every server, one after
+    another."""
 
     # Generous: while a retrained model is swapped in, Rasa holds messages until it is loaded (~30 s).
     TIMEOUT_SECONDS = 120
     MODEL_LOAD_TIMEOUT_SECONDS = 300
     IDLE_CONNECTION_SECONDS = 1.0
+    # Conversations whose server is remembered, the least recently used forgotten first.
+    PLACEMENTS_REMEMBERED = 100_000
 
     def __init__(self, session: aiohttp.ClientSession, token: str, urls: Union[str, Sequence[str]]):
         self.session, self.token = session, token
@@ -69,6 +77,8 @@ class RasaClient:
         if not self.urls:
             raise ValueError("RasaClient needs at least one Rasa server URL.")
         self._next_turn = itertools.cycle(range(len(self.urls)))
+        self._next_placement = itertools.cycle(range(len(self.urls)))
+        self._placements: "OrderedDict[str, int]" = OrderedDict()
 
     @classmethod
     @asynccontextmanager
@@ -182,8 +192,14 @@ class RasaClient:
         raise AssertionError("unreachable")
 
     def server_of(self, conversation: str) -> int:
-        """The index of the conversation's own server."""
-        return zlib.crc32(conversation.encode("utf-8", "surrogatepass")) % len(self.urls)
+        """The index of the conversation's own server; a new conversation gets the next in turn."""
+        server = self._placements.pop(conversation, None)
+        if server is None:
+            server = next(self._next_placement)
+            if len(self._placements) >= self.PLACEMENTS_REMEMBERED:
+                self._placements.popitem(last=False)
+        self._placements[conversation] = server
+        return server
 
     async def _answers(self, url: str, path: str, authorised: bool) -> bool:
         try:

@@ -16,7 +16,8 @@ the Rasa server under `make benchmark-load`; none changes what Rasa does.
   a tracker goes on from where it got to (the tracker store keeps it between messages), and the
   events that count (`applied_events`, without the undone ones) are worked out once for each
   new event, not for each time a policy asks. RulePolicy matches its rules against the latest
-  turns only, as many as its longest rule has, not against the whole conversation.
+  turns only, as many as its longest rule has, not against the whole conversation, and
+  remembers the rules those turns matched.
 - Each run of the model's graph (once to read a message, once for each prediction) works out
   again which nodes the result needs, by a recursion that visits shared nodes many times, and
   hands them to dask's scheduler. Here each target's nodes are put in order once and run one
@@ -144,6 +145,8 @@ def applied_events(self: DialogueStateTracker) -> List[Event]:
 
 
 _get_possible_keys = RulePolicy._get_possible_keys
+# Rule matches each RulePolicy remembers, the least recently used forgotten first.
+RULE_MATCHES_REMEMBERED = 20_000
 
 
 @functools.lru_cache(maxsize=None)
@@ -154,9 +157,26 @@ def _rule_length(rule_key: Text) -> int:
 def get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[State]) -> Set[Text]:
     """RulePolicy._get_possible_keys over the conversation's latest states only, as many as its
     longest rule has: a rule applies to every turn before its first (`_is_rule_applicable`), so
-    the older states cannot change the result. Rasa checks every rule against every turn."""
-    longest = max(map(_rule_length, lookup), default=0)
-    return _get_possible_keys(self, lookup, states[max(0, len(states) - longest):])
+    the older states cannot change the result. Rasa checks every rule against every turn. The
+    result is remembered by those states, as conversations pass through the same ones again and
+    again: a served model's rules do not change (the server alone installs this, not training,
+    which adds rules as it goes)."""
+    rules = (id(lookup), len(lookup))
+    longest_rules: Dict[Any, int] = self.__dict__.setdefault("_longest_rules", {})
+    longest = longest_rules.get(rules)
+    if longest is None:
+        longest = longest_rules[rules] = max(map(_rule_length, lookup), default=0)
+    latest = states[max(0, len(states) - longest):]
+    remembered: "OrderedDict[Hashable, Set[Text]]" = self.__dict__.setdefault("_rule_matches", OrderedDict())
+    key = (rules, frozen_states(latest))
+    known = remembered.get(key)
+    if known is None:
+        known = remembered[key] = _get_possible_keys(self, lookup, latest)
+        if len(remembered) > RULE_MATCHES_REMEMBERED:
+            remembered.popitem(last=False)
+    else:
+        remembered.move_to_end(key)
+    return set(known)  # the caller's own
 
 
 _states_for_tracker_history = Domain.states_for_tracker_history

@@ -21,3 +21,7 @@ def test_the_load_benchmark_drives_a_running_product_and_finds_every_message_in_
     assert float(cells[2]) > 0  # messages a second
     assert 0 < float(cells[3]) <= float(cells[4]) <= float(cells[5])  # p50 <= p95 <= p99
     assert cells[7] == "0 / 0 / 0 / 0"  # lost / wrong / out of order / unfinished
+    # What the p95 is made of: the slowest messages, by their median, slowest first.
+    slowest = next(line for line in result.stdout.splitlines() if line.startswith("slowest messages, running x3"))
+    medians = [float(part.rsplit(" ", 1)[1]) for part in slowest.split("(median ms): ", 1)[1].split("; ")]
+    assert len(medians) == 5 and medians == sorted(medians, reverse=True) and medians[-1] > 0

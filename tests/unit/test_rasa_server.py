@@ -188,6 +188,35 @@ def test_rules_matched_against_the_latest_turns_only_match_as_rasas(conversation
     assert server.get_possible_keys(policy, {}, histories[0]) == set()
 
 
+def test_rule_matches_are_remembered_by_the_latest_states_and_bounded(monkeypatch):
+    import json
+
+    runs = []
+
+    def matches(self, lookup, states):
+        runs.append(states)
+        return {key for key in lookup if json.loads(key)[-1] == states[-1]}
+
+    monkeypatch.setattr(server, "_get_possible_keys", matches)
+    monkeypatch.setattr(server, "RULE_MATCHES_REMEMBERED", 2)
+    policy = type("Policy", (), {})()
+    greet, thank = {"user": {"intent": "greet"}}, {"user": {"intent": "thank"}}
+    listened = {"prev_action": {"action_name": "action_listen"}}
+    lookup = {json.dumps([listened, greet]): "utter_greet", json.dumps([thank]): "utter_welcome"}
+    first = server.get_possible_keys(policy, lookup, [thank, listened, greet])
+    first.add("changed by the caller")
+    # An older turn differs, the latest two (the longest rule's length) do not: remembered.
+    assert server.get_possible_keys(policy, lookup, [greet, listened, greet]) == {json.dumps([listened, greet])}
+    assert runs == [[listened, greet]]  # run once, on the latest two states only
+    assert server.get_possible_keys(policy, lookup, [greet, thank]) == {json.dumps([thank])}
+    server.get_possible_keys(policy, lookup, [greet, greet])
+    assert len(policy._rule_matches) == 2 and len(runs) == 3
+    server.get_possible_keys(policy, lookup, [thank, listened, greet])  # the oldest, forgotten: run again
+    assert len(runs) == 4
+    # Other rules (the loops' unhappy paths) are remembered apart.
+    assert server.get_possible_keys(policy, {json.dumps([greet]): "x"}, [greet, thank]) == set()
+
+
 # --- TED's predictions remembered by the states they read ---
 
 class FakeTed:
