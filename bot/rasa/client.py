@@ -52,17 +52,17 @@ class RasaClient:
 
     Several servers: each conversation has its own, and goes to the next while that one refuses
     connections; other requests go to each server in turn. The servers take new conversations in
-    turn, so each gets an equal share: a hash of the conversation's id split 20 shoppers 13 to 7
-    as often as not, and the busier server's shoppers waited twice as long. A server then finds
-    the conversations it answers in its memory (bot/rasa/tracker_store.py), and the embedded
-    servers, whose locks live in their memory, each handle their own conversations (the embedded
-    mode has one web service, which does the placing). A conversation's server is kept in this
-    client's memory; one forgotten (a restart of the web service, or long idle) is placed anew,
-    which is safe: its earlier messages are answered by then, and the tracker store reads the
-    rows another server added. In production any server may take
-    any message all the same: Rasa's Redis lock store keeps a conversation's messages in order
-    and the shared tracker store keeps it whole. A model swap goes to every server, one after
-    another."""
+    turn, so each gets an equal share: a hash of the conversation's id split 20 shoppers 12 to 8
+    or worse as often as not (13 to 7 or worse one time in four), and the busier server's
+    shoppers waited longer in proportion. A server then finds the conversations it answers in its
+    memory (bot/rasa/tracker_store.py), and the embedded servers, whose locks live in their
+    memory, each handle their own conversations (the embedded mode has one web service, which
+    does the placing). A conversation's server is kept in this client's memory; one forgotten (a
+    restart of the web service, or long idle) is placed anew, which is safe: its earlier messages
+    are answered by then, and the tracker store reads the rows another server added. In
+    production any server may take any message all the same: Rasa's Redis lock store keeps a
+    conversation's messages in order and the shared tracker store keeps it whole. A model swap
+    goes to every server, one after another."""
 
     # Generous: while a retrained model is swapped in, Rasa holds messages until it is loaded (~30 s).
     TIMEOUT_SECONDS = 120
