@@ -311,6 +311,9 @@ class ActionNotSure(FaqAction):
         topic = order_question_in_context(tracker) or order_question_naming_an_item(tracker)
         if topic:
             return ask_order_question(topic)
+        if waits_for_the_contact(tracker):
+            dispatcher.utter_message(response="utter_contact_needed")
+            return []
         return say_not_sure(dispatcher, tracker, self.store)
 
 
@@ -326,5 +329,13 @@ class ActionOutOfScope(Action):
         topic = order_question_naming_an_item(tracker)
         if topic:
             return ask_order_question(topic)
-        dispatcher.utter_message(response="utter_out_of_scope")
+        dispatcher.utter_message(response="utter_contact_needed" if waits_for_the_contact(tracker) else "utter_out_of_scope")
         return []
+
+
+def waits_for_the_contact(tracker: Tracker) -> bool:
+    """Whether the order look-up waits for the e-mail address or phone number on the order. An
+    answer there that the model reads as out of scope or is unsure of is mostly about that
+    question ("my name is Emma", "why do you need that?"): the shopper hears what it takes and
+    why, and the form asks again."""
+    return (tracker.active_loop or {}).get("name") == "order_lookup_form" and tracker.get_slot("requested_slot") == "order_contact"

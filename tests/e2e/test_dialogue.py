@@ -69,6 +69,15 @@ def test_questions_while_the_bot_waits_are_answered_and_the_question_is_asked_ag
     assert ASK_ADDRESS not in status and "address can't be changed" not in status
 
 
+def test_a_name_or_a_why_at_the_contact_question_hears_what_it_takes(web):
+    assert ASK_CONTACT in texts(web.chat("name", "where is my order 100004"))
+    for answer in ("my name is Emma Wilson", "why do you need that?"):
+        reply = texts(web.chat("name", answer))
+        assert "a name isn't enough" in reply and ASK_CONTACT in reply  # what it takes, then asked again
+        assert "not something I can help with" not in reply
+    assert "SPX Express" in texts(web.chat("name", "emma@example.com"))
+
+
 def test_another_order_question_while_the_address_is_asked_switches_topic(web):
     web.chat("switch", "I need to change the delivery address of order 100001")
     assert ASK_ADDRESS in texts(web.chat("switch", "emma@example.com"))

@@ -209,3 +209,21 @@ async def test_a_signed_in_shoppers_item_the_model_missed_starts_the_order_look_
                     out_of_scope("what is canvas made of", noah)):
         messages, events = await run(ActionOutOfScope(), tracker)
         assert [m["response"] for m in messages] == ["utter_out_of_scope"] and events == []
+
+
+@pytest.mark.parametrize("requested, expected", [("order_contact", "utter_contact_needed"), ("order_number", None)])
+async def test_an_answer_to_the_contact_question_that_is_no_contact_hears_what_it_takes(tmp_path, requested, expected):
+    """"my name is Emma" (out of scope) or "why do you need that?" (unsure) where the order look-up
+    asks for the e-mail or phone: what it takes and why, not the general replies."""
+    slots = {"requested_slot": requested}
+    loop = {"name": "order_lookup_form"}
+    scoped = out_of_scope("my name is Emma")
+    scoped.slots, scoped.active_loop = slots, loop
+    unsure = tracker_for([("faq/return_policy", 0.1)], text="why do you need that?", slots=slots)
+    unsure.active_loop = loop
+    unsure.latest_message["intent"] = {"name": "nlu_fallback", "confidence": 0.3}
+    scoped_messages, scoped_events = await run(ActionOutOfScope(), scoped)
+    unsure_messages, unsure_events = await run(ActionNotSure(store_in(tmp_path)), unsure)
+    assert scoped_events == unsure_events == []
+    assert [m["response"] for m in scoped_messages] == [expected or "utter_out_of_scope"]
+    assert [m["response"] for m in unsure_messages] == [expected or "utter_not_sure"]
