@@ -338,4 +338,4 @@ def waits_for_the_contact(tracker: Tracker) -> bool:
     answer there that the model reads as out of scope or is unsure of is mostly about that
     question ("my name is Emma", "why do you need that?"): the shopper hears what it takes and
     why, and the form asks again."""
-    return (tracker.active_loop or {}).get("name") == "order_lookup_form" and tracker.get_slot("requested_slot") == "order_contact"
+    return tracker.active_loop_name == "order_lookup_form" and tracker.get_slot("requested_slot") == "order_contact"

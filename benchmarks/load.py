@@ -12,12 +12,11 @@ together. Each shopper is its own browser (one aiohttp.ClientSession, showing th
 its first answer gave, as the storefront widget does), sending `--messages` messages one after
 another over the web service's /api/chat: the Chat Welcome (`/session_start`), FAQ questions,
 order look-ups with the demo shop's order numbers and e-mails, and a handoff to a person as the
-last message; like the storefront
-widget, each message carries the cursor of the answer before (`after`). Every reply is checked
-against what that request must get (a phrase of the right answer), and afterwards each
-conversation's history (GET /api/chat/history, read from Rasa's tracker) must hold the shopper's
-messages exactly once each and in the order sent: a lost, duplicated or reordered message fails
-the check.
+last message; like the storefront widget, each message carries the cursor of the answer before
+(`after`). Every reply is checked against what that request must get (a phrase of the right
+answer), and afterwards each conversation's history (GET /api/chat/history, read from Rasa's
+tracker) must hold the shopper's messages exactly once each and in the order sent: a lost,
+duplicated or reordered message fails the check.
 
 The stock bot is `rasa init --no-prompt`, trained in a temporary folder (or `--stock-dir`, trained
 once and reused), served with `rasa run` and driven over its REST webhook with the same shoppers
