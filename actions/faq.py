@@ -72,8 +72,43 @@ def selected_faq(tracker: Tracker, store: FaqStore) -> Optional[Faq]:
     return ranking[0][0] if ranking else None
 
 
+# "What do you mean?", "maksudnya gimana?": the shopper did not follow the bot's last answer.
+ASKS_WHAT_IT_MEANT = re.compile(
+    r"^\W*(wait\W+|sorry\W+|so\W+|hm+\W+|eh\W+)?("
+    r"what\W+do\W+(yo)?u\W+mean|what\W+does\W+(that|this|it)\W+mean|what\W+is\W+that\W+supposed\W+to\W+mean|"
+    r"i\W+do\W*n'?o?t\W+(understand|get\W+it|follow)|i\W+dont\W+(understand|get\W+it)|meaning\??|huh|"
+    r"maksud(nya)?|maksudnya\W+(gimana|apa|gmn)|apa\W+maksudnya|(saya\W+|aku\W+)?(ga|gak|nggak|tidak|kurang)\W+(ngerti|paham|mengerti)"
+    r")\b",
+    re.IGNORECASE,
+)
+NOT_SURE_REPLIES = ("utter_not_sure", "utter_explain_better")
+
+
+def asks_what_it_meant(tracker: Tracker) -> bool:
+    """Whether the message asks what the bot's answer just before meant. The closest FAQs would
+    be beside the point: the shopper hears how to get it explained."""
+    text = tracker.latest_message.get("text") or ""
+    return bool(ASKS_WHAT_IT_MEANT.search(text)) and tracker_events.is_bot(_last_event_before_message(tracker.events))
+
+
+def say_explain_better(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+    dispatcher.utter_message(response="utter_explain_better", buttons=[person_button(tracker.get_slot("language"))])
+    return []
+
+
+def person_button(language: Optional[str]) -> Dict[str, str]:
+    return {"title": fill_response(bot_responses(), "utter_button_talk_to_human", {}, language), "payload": "/talk_to_human"}
+
+
+def _last_event_before_message(events: List[Dict[Text, Any]]) -> Dict[Text, Any]:
+    before, _ = tracker_events.split_at_latest_message(events)
+    said = [event for event in before if tracker_events.is_bot(event) or tracker_events.is_user(event)]
+    return said[-1] if said else {}
+
+
 def not_sure_streak(events: List[Dict[Text, Any]]) -> int:
-    """How many shopper messages in a row, before the latest, got the "not sure" reply."""
+    """How many shopper messages in a row, before the latest, got the "not sure" reply (or the
+    "what I meant" one)."""
     streak = 0
     user_turns = 0
     for event in reversed(events):
@@ -82,7 +117,7 @@ def not_sure_streak(events: List[Dict[Text, Any]]) -> int:
             if user_turns > streak + 1:
                 break
         elif tracker_events.is_bot(event) and user_turns == streak + 1:
-            if (event.get("metadata") or {}).get("utter_action") != "utter_not_sure":
+            if (event.get("metadata") or {}).get("utter_action") not in NOT_SURE_REPLIES:
                 break
             streak += 1
     return streak
@@ -97,10 +132,11 @@ def say_not_sure(dispatcher: CollectingDispatcher, tracker: Tracker, store: FaqS
         fallbacks_in_a_row = HandoffRules().fallbacks_in_a_row
     if not_sure_streak(tracker.events) + 1 >= fallbacks_in_a_row:
         return hand_off(dispatcher, tracker, REPEATED_FALLBACK)
+    if asks_what_it_meant(tracker):
+        return say_explain_better(dispatcher, tracker)
     closest = [faq for faq, _ in faq_ranking(tracker.latest_message, store)][:RECOMMENDATIONS]
     language = tracker.get_slot("language")
-    human = {"title": fill_response(bot_responses(), "utter_button_talk_to_human", {}, language), "payload": "/talk_to_human"}
-    dispatcher.utter_message(response="utter_not_sure", buttons=[*(faq_button(faq, language) for faq in closest), human])
+    dispatcher.utter_message(response="utter_not_sure", buttons=[*(faq_button(faq, language) for faq in closest), person_button(language)])
     try:
         shop = shop_context()
         shop_id, text = shop.shop_id, tracker.latest_message.get("text") or ""
@@ -130,8 +166,16 @@ class ActionAnswerFaq(FaqAction):
         return []
 
 
-# How likely an order reading of a FAQ-like message must be to win right after an order answer.
+# How likely an order reading of a FAQ-like message must be to win right after an order answer;
+# less likely will do for a message that points back at the order ("for that one", "bisa
+# dibatalkan pesanannya?").
 ORDER_READING_IN_CONTEXT = 0.15
+ORDER_READING_POINTING_BACK = 0.05
+POINTS_BACK = re.compile(
+    r"\b(that one|this one|that order|this order|the order|for (it|that|this)|(on|with|of) (it|that|this)|"
+    r"pesanan (ini|itu|tsb|tersebut)|yang (ini|itu|tadi)|yg (ini|itu|tadi)|\w+nya)\b",
+    re.IGNORECASE,
+)
 # A follow-up of at most this many words that names an item ("and the lamp?") is about its order.
 SHORT_FOLLOW_UP_WORDS = 4
 
@@ -154,9 +198,10 @@ def order_question_in_context(tracker: Tracker) -> Optional[Text]:
         return None
     if tracker_events.last_action_before_message(tracker.events) != "action_answer_order_question":
         return None
+    likely_enough = ORDER_READING_POINTING_BACK if POINTS_BACK.search(message.get("text") or "") else ORDER_READING_IN_CONTEXT
     for ranked in message.get("intent_ranking") or []:
         if ranked.get("name") in ORDER_INTENTS:
-            if (ranked.get("confidence") or 0) >= ORDER_READING_IN_CONTEXT:
+            if (ranked.get("confidence") or 0) >= likely_enough:
                 return ranked["name"]
             break
     # "and the trainers?" (not "does the hoodie have a warranty?", a FAQ about it)
@@ -329,6 +374,8 @@ class ActionOutOfScope(Action):
         topic = order_question_naming_an_item(tracker)
         if topic:
             return ask_order_question(topic)
+        if asks_what_it_meant(tracker) and not waits_for_the_contact(tracker):
+            return say_explain_better(dispatcher, tracker)
         dispatcher.utter_message(response="utter_contact_needed" if waits_for_the_contact(tracker) else "utter_out_of_scope")
         return []
 

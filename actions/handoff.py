@@ -7,12 +7,12 @@ import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, FollowupAction
+from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import SERVICE_ERRORS, order_desk, shop_context
 from bot.shop import db
-from bot.shop.tickets import ASKED_FOR_HUMAN, SENSITIVE_PREFIX, TicketDesk, bot_helps_while_away, summarize
+from bot.shop.tickets import ASKED_FOR_HUMAN, SENSITIVE_PREFIX, TicketDesk, summarize
 from bot.shop.hours import describe_opening, is_open, next_opening
 
 log = logging.getLogger(__name__)
@@ -37,16 +37,14 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) ->
         dispatcher.utter_message(response="utter_handoff_now")
         return [ConversationPaused()]
     # The team is away: the ticket waits for them, and until then the bot goes on helping
-    # (bot/shop/tickets.py person_answers), so the conversation is not paused; on a sensitive
-    # topic it waits for them too.
-    helps = bot_helps_while_away(reason)
+    # (bot/shop/tickets.py person_answers), so the conversation is not paused.
     opening = next_opening(hours, now)
     if opening is not None:
         when = describe_opening(opening, now, tracker.get_slot("language"))
-        dispatcher.utter_message(response="utter_handoff_later_bot_helps" if helps else "utter_handoff_later", when=when)
+        dispatcher.utter_message(response="utter_handoff_later", when=when)
     else:
-        dispatcher.utter_message(response="utter_handoff_no_hours_bot_helps" if helps else "utter_handoff_no_hours")
-    return [] if helps else [ConversationPaused()]
+        dispatcher.utter_message(response="utter_handoff_no_hours")
+    return []
 
 
 class ActionHandoff(Action):
@@ -60,8 +58,11 @@ class ActionHandoff(Action):
         if topic is None and not asks_for_a_person_surely(tracker.latest_message):
             # Once handed over (while the team is in) the bot says nothing more, so an unsure
             # reading ("mau tanya jam operasional cs" is about the hours) gets the closest FAQs
-            # and a person's button.
-            return [FollowupAction("action_not_sure")]
+            # and a person's button. Said here, not as a follow-up action: no rule goes on
+            # after action_not_sure for this intent, and Rasa's own fallback would add its reply.
+            from actions.faq import ActionNotSure  # (actions.faq imports hand_off from here)
+
+            return await ActionNotSure().run(dispatcher, tracker, domain)
         return hand_off(dispatcher, tracker, f"{SENSITIVE_PREFIX}{topic}" if topic else ASKED_FOR_HUMAN)
 
 

@@ -345,7 +345,9 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
                 dispatcher.utter_message(response="utter_order_number_needed_too")
             elif NUMBER_UNKNOWN.search(text):
                 dispatcher.utter_message(response="utter_order_number_unknown")
-            elif asked_for_it and intent_of(message) not in ORDER_INTENTS:  # an order question without a number: asked again
+            elif asked_for_it and intent_of(message) not in ORDER_INTENTS and not _latest_order_number_question(tracker)[1]:
+                # An order question without a number is asked again as it is. After order
+                # buttons ("yes" to "which one?") the question comes again with them instead.
                 dispatcher.utter_message(response="utter_invalid_order_number")
             return {"order_number": None}
         try:
@@ -570,9 +572,9 @@ def _topic_message(tracker: Tracker) -> Dict[Text, Any]:
 
 def _orders_named(tracker: Tracker) -> List[Any]:
     """The orders the question being answered is about: named by the messages since the one
-    that started this look-up (sent while the bot asked nothing); the latest that names any
-    counts ("where is 100004?" … "and 100005?": only 100005). A number the form took as the
-    shopper's phone ("447700900123") names no order."""
+    that started this look-up (sent while the bot asked nothing, or answering which order);
+    the latest that names any counts ("where is 100004?" … "and 100005?": only 100005). A
+    number the form took as the shopper's phone ("447700900123") names no order."""
     asking = None
     messages = []  # (what the bot was asking for when it came, the orders it names)
     for event in tracker.events:
@@ -584,7 +586,9 @@ def _orders_named(tracker: Tracker) -> List[Any]:
         elif tracker_events.is_user(event):
             messages.append((asking, entity_values(event.get("parse_data") or {}, "order_id")))
     for asking, named in reversed(messages):
-        if named or asking is None:
+        # An answer to "which order?" that names none (an item: "the lamp one") starts afresh:
+        # the orders of an earlier question (one refused, say) are not this one's.
+        if named or asking in (None, "order_number"):
             return named
     return []
 

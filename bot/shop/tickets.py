@@ -29,21 +29,15 @@ PROVISIONAL_REASONS = (WORKING_HOURS, BOT_TROUBLE)
 LAST_MESSAGES = 6
 
 
-def bot_helps_while_away(reason: str) -> bool:
-    """Whether the bot goes on answering while a ticket of this reason waits for the team to be
-    back: not on a sensitive topic (a parcel the shopper never got, a double payment), where
-    its answers could contradict the shopper."""
-    return not reason.startswith(SENSITIVE_PREFIX)
-
-
 def person_answers(ticket: Optional[Ticket], team_away: bool = False) -> bool:
     """Whether a person answers the conversation's messages: while any ticket is open, except
     one that no agent has claimed yet while the team is away (outside working hours the bot
     goes on helping until they are back: an order number sent after "a person will reply
-    tomorrow" is answered; see bot_helps_while_away), or that was opened for the bot's own
-    trouble (the bot answers again as soon as it can, and the team follows up)."""
+    tomorrow" is answered, on a sensitive topic too, since a shopper left without any answer
+    until morning is worse served than by the bot's facts), or that was opened for the bot's
+    own trouble (the bot answers again as soon as it can, and the team follows up)."""
     unclaimed = ticket is not None and ticket.status == WAITING
-    helps = unclaimed and ((team_away and bot_helps_while_away(ticket.reason)) or ticket.reason == BOT_TROUBLE)
+    helps = unclaimed and (team_away or ticket.reason == BOT_TROUBLE)
     return ticket is not None and not helps
 
 

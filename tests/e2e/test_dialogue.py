@@ -78,6 +78,14 @@ def test_a_name_or_a_why_at_the_contact_question_hears_what_it_takes(web):
     assert "SPX Express" in texts(web.chat("name", "emma@example.com"))
 
 
+def test_a_shopper_who_did_not_follow_an_answer_is_invited_to_say_what_is_unclear(web):
+    web.chat("unclear", "can I still return order 100006?")
+    assert "return window closed" in texts(web.chat("unclear", "liam@example.com"))
+    [reply] = web.chat("unclear", "what do you mean?")["replies"]
+    assert reply["text"].startswith("Sorry, I didn't put that clearly. Tell me which part is unclear")
+    assert [button["payload"] for button in reply["buttons"]] == ["/talk_to_human"]  # no FAQs beside the point
+
+
 def test_another_order_question_while_the_address_is_asked_switches_topic(web):
     web.chat("switch", "I need to change the delivery address of order 100001")
     assert ASK_ADDRESS in texts(web.chat("switch", "emma@example.com"))

@@ -227,3 +227,33 @@ async def test_an_answer_to_the_contact_question_that_is_no_contact_hears_what_i
     assert scoped_events == unsure_events == []
     assert [m["response"] for m in scoped_messages] == [expected or "utter_out_of_scope"]
     assert [m["response"] for m in unsure_messages] == [expected or "utter_not_sure"]
+
+
+ANSWERED = [{"event": "user", "text": "why was order 100003 not shipped"},
+            {"event": "bot", "text": "Order 100003 should have shipped by Sat 5 Dec.", "metadata": {"utter_action": "utter_late"}}]
+
+
+@pytest.mark.parametrize("text", [
+    "what do you mean?", "wait what does that mean, is my lamp broken??", "sorry I don't understand", "huh?",
+    "maksudnya gimana kak?", "saya kurang paham",
+])
+async def test_a_shopper_who_did_not_follow_the_answer_hears_how_to_get_it_explained(tmp_path, demo_shop, text):
+    unsure = tracker_for([("faq/return_policy", 0.1)], text=text, events=[*ANSWERED, {"event": "user", "text": text}])
+    unsure.latest_message["intent"] = {"name": "nlu_fallback", "confidence": 0.3}
+    scoped = out_of_scope(text)
+    scoped.events = unsure.events
+    for action, tracker in ((ActionNotSure(store_in(tmp_path)), unsure), (ActionOutOfScope(), scoped)):
+        messages, events = await run(action, tracker)
+        # Not the closest FAQs, which are beside the point: how to get it explained, and a person.
+        assert [(m["response"], [b["payload"] for b in m["buttons"]]) for m in messages] == [("utter_explain_better", ["/talk_to_human"])]
+
+
+async def test_what_it_meant_asked_with_no_answer_before_or_in_other_words_gets_the_usual_replies(tmp_path, demo_shop):
+    first = tracker_for([("faq/return_policy", 0.1)], text="what do you mean?", events=[{"event": "user", "text": "what do you mean?"}])
+    first.latest_message["intent"] = {"name": "nlu_fallback", "confidence": 0.3}
+    messages, _ = await run(ActionNotSure(store_in(tmp_path)), first)
+    assert [m["response"] for m in messages] == ["utter_not_sure"]
+    other = tracker_for([("faq/return_policy", 0.1)], text="what does express delivery mean for the price", events=ANSWERED)
+    other.latest_message["intent"] = {"name": "nlu_fallback", "confidence": 0.3}
+    messages, _ = await run(ActionNotSure(store_in(tmp_path)), other)
+    assert [m["response"] for m in messages] == ["utter_not_sure"]

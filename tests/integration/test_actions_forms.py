@@ -272,6 +272,11 @@ def test_a_faq_reading_right_after_an_order_answer_is_an_order_question_when_lik
     assert order_question_in_context(after_an_order_answer("can i get a refund for that one", ranking)) == "refund_status"
     unlikely = [{"name": "faq", "confidence": 0.97}, {"name": "late_delivery", "confidence": 0.03}]
     assert order_question_in_context(after_an_order_answer("how long does delivery take", unlikely)) is None
+    # Less likely will do for a message that points back at the order, not for one that does not.
+    faint = [{"name": "faq", "confidence": 0.84}, {"name": "refund_status", "confidence": 0.13}]
+    assert order_question_in_context(after_an_order_answer("can I get a refund for that one?", faint)) == "refund_status"
+    assert order_question_in_context(after_an_order_answer("bisa refund pesanannya?", faint)) == "refund_status"
+    assert order_question_in_context(after_an_order_answer("how do refunds work", faint)) is None
     # A pending yes or no, a tapped FAQ button, or no order answered just before: the FAQ.
     assert order_question_in_context(after_an_order_answer("x", ranking, {"follow_up": "confirm_cancel"})) is None
     assert order_question_in_context(after_an_order_answer("x", ranking, entities=[{"entity": "faq_id", "value": "refund_methods"}])) is None

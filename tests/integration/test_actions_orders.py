@@ -822,6 +822,42 @@ async def test_a_signed_in_shopper_asking_about_several_orders_sees_only_their_o
     assert [m["response"] for m in dispatcher.messages] == ["utter_tracking", "utter_ask_about_other_orders"]
 
 
+async def test_an_order_picked_by_its_item_after_a_refused_number_brings_no_earlier_order_back():
+    # Signed-in Emma asked "and 100003?" (Liam's: refused), then, asked which order, named an item.
+    slots = {"verified_order": "100014", "verified_by": "cust-emma", "order_number": "100014", "order_topic": "order_status"}
+    events = [*asked("and 100003?", "order_status", "100003"), {"event": "slot", "name": "requested_slot", "value": "order_number"},
+              *asked("where's my lamp and candle order", "order_status"), {"event": "slot", "name": "requested_slot", "value": None}]
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, metadata=signed("cust-emma"), events=events), {})
+    responses = [m["response"] for m in dispatcher.messages]
+    assert "utter_ask_about_other_orders" not in responses and "100003" not in json.dumps(dispatcher.messages)
+    # Orders named as the answer to that question are this look-up's all the same.
+    events[-2:-1] = asked("100014 and 100016", "inform", "100014", "100016")
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, metadata=signed("cust-emma"), events=events), {})
+    assert [b["payload"] for b in dispatcher.messages[-1]["buttons"]] == ["100016"]
+
+
+async def test_a_reply_that_picks_none_of_the_offered_orders_gets_the_offer_again_not_an_order_number_lecture():
+    hoodies = [{"title": "#100011 · Zip hoodie", "payload": "100011"}, {"title": "#100002 · Zip hoodie", "payload": "100002"}]
+    which = {"event": "bot", "text": "Several of your orders have that.", "data": {"buttons": hoodies},
+             "metadata": {"utter_action": "utter_ask_which_order_with_item"}}
+    latest = {"text": "yes", "intent": {"name": "affirm"}, "entities": [], "metadata": signed("cust-emma")}
+    events = [*turn(), which, {"event": "user", "text": "yes", "parse_data": latest}]
+    yes = Tracker("shopper", {"requested_slot": "order_number"}, latest, events, False, None, {"name": "order_lookup_form"}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    assert await ValidateOrderLookupForm().validate_order_number(None, dispatcher, yes, {}) == {"order_number": None}
+    assert dispatcher.messages == []
+    await ActionAskOrderNumber().run(dispatcher, yes, {})
+    assert [(m["response"], m["buttons"]) for m in dispatcher.messages] == [("utter_ask_which_order_with_item", hoodies)]
+    # Without order buttons offered, the number is asked for again as before.
+    plain = Tracker("shopper", {"requested_slot": "order_number"}, {**latest, "metadata": {}}, [*turn(), {"event": "user", "text": "yes"}],
+                    False, None, {"name": "order_lookup_form"}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    await ValidateOrderLookupForm().validate_order_number(None, dispatcher, plain, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_invalid_order_number"]
+
+
 async def test_a_question_while_the_cancellation_waits_is_answered_then_the_cancellation_asked_again():
     slots = {"verified_order": "100001", "verified_by": "contact", "order_number": "100001", "order_topic": "refund_status", "follow_up": "confirm_cancel"}
     asked_about = lambda number: [{"event": "slot", "name": "verified_order", "value": number}, {"event": "user", "text": "..."}]

@@ -98,6 +98,21 @@ def test_sensitive_messages_in_other_words_are_found_with_their_topic_and_ordina
     assert set(wrongly_sent).isdisjoint(ORDINARY[:4])
 
 
+@pytest.mark.parametrize("text, topic", [
+    # The shopper says the order's record is wrong: a person looks into it.
+    ("wait, I didn't cancel that one", "dispute"),
+    ("i never cancelled, someone else did", "dispute"),
+    # ... but asking why it was cancelled, or cancelling, is the bot's.
+    ("how come my order got cancelled", None),
+    ("please cancel my order", None),
+    # Saying who one is names no trouble: a payment by its payer, a greeting from the shop's owner.
+    ("but it was me who paid for this order", None),
+    ("hello, the owner of the shop here", None),
+])
+def test_a_disputed_record_goes_to_a_person_and_saying_who_one_is_does_not(matcher, text, topic):
+    assert matcher.topic(text) == topic
+
+
 def rules(**handoff):
     return HandoffRules(**{"sensitive_similarity": 0.4, **handoff})
 
