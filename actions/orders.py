@@ -630,7 +630,7 @@ STREET_WORD = re.compile(
 # Words around the address that are not part of it: "ok, change it to ...", "my new address
 # is ...", "kirim ke ...".
 ADDRESS_LEAD_IN = re.compile(
-    r"^(?:\s*(?:ok(?:ay)?|yes|yeah|sure|please|pls|so|well|hi|hello|actually|oke|ya|tolong|mohon|kak|min)\b[\s,.!:-]*)*"
+    r"^(?:\s*(?:ok(?:ay)?|yes|yeah|sure|please|pls|so|well|hi|hello|actually|here\s+it\s+is|here\s+you\s+go|oke|ya|tolong|mohon|kak|min|ini)\b[\s,.!:-]*)*"
     r"(?:(?:please\s+)?(?:change|update|set|send|ship|deliver|move|redirect)\s+(?:it|them|the\s+(?:address|order|parcel)"
     r"|my\s+(?:address|order|parcel))?\s*(?:to|at)\b"
     r"|(?:my|the)\s+new\s+(?:delivery\s+)?address(?:\s+is|\s*:)|new\s+address(?:\s+is|\s*:)|it'?s\s+(?=\d)"

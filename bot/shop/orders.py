@@ -136,6 +136,7 @@ ANSWER_METHODS = {
     "cancel_order": "cancel_check",
     "change_address": "address_check",
     "return_request": "return_check",
+    "keep_order": "withdraw_cancellation",
 }
 
 
@@ -344,10 +345,22 @@ class OrderDesk:
                 return [Reply("utter_order_status_in_delivery_no_estimate", values)]
             if self._unshipped_past_deadline(order):
                 return [Reply("utter_late_not_shipped_late", values)]  # not "it ships by ..."
+            if order.status == DELIVERED:
+                return self._delivered_status(order, values)
             replies = [Reply(f"utter_order_status_{order.status}", values)]
-            if order.status == CANCELLED:
+            if order.cancellation is not None:
+                # Cancelled: why, and the refund. Not yet: the buyer's request waiting for the seller.
                 replies += self._cancellation_replies(order, values)
             return replies
+
+    def _delivered_status(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
+        """Delivered, and what the shopper may still do: a return request's state when there is
+        one, else until when a return can be asked for, or that the window has closed."""
+        if order.after_sales:
+            return [Reply("utter_order_status_delivered_on", values), *self._after_sales_replies(order, values)]
+        delivered_at = order.shipment.delivered_at if order.shipment else None
+        state, _ = rules.return_eligibility(delivered_at, self.clock(), self.settings.return_window_days)
+        return [Reply("utter_return_window_closed" if state == rules.WINDOW_CLOSED else "utter_order_status_delivered", values)]
 
     def _unshipped_past_deadline(self, order: Order) -> bool:
         return order.status == READY_TO_SHIP and order.logistics == SELF_SHIPPING and rules.lateness(
@@ -373,7 +386,9 @@ class OrderDesk:
                 return [Reply("utter_order_status_pending_payment", values)]  # nothing to ship before it is paid
             if shipment is None:
                 late = self._unshipped_past_deadline(order)
-                return [Reply("utter_late_not_shipped_late" if late else "utter_tracking_not_shipped", values)]
+                replies = [Reply("utter_late_not_shipped_late" if late else "utter_tracking_not_shipped", values)]
+                # (a buyer's cancellation request waiting for the seller: said too)
+                return replies + (self._cancellation_replies(order, values) if order.cancellation else [])
             values["events"] = self.wording.events(shipment)
             if shipment.problem:
                 return [Reply(f"utter_tracking_parcel_{shipment.problem}", values)]
@@ -470,6 +485,20 @@ class OrderDesk:
                 order.status = CANCELLED
                 return [Reply("utter_cancelled_now" if paid else "utter_cancelled_now_unpaid", values)]
             return [Reply("utter_cancellation_requested" if paid else "utter_cancellation_requested_unpaid", values)]
+
+    def withdraw_cancellation(self, number: str) -> List[Reply]:
+        """Take back the buyer's cancellation request while the seller has not decided it: the
+        order goes ahead. A decided cancellation is final."""
+        with db.transaction(self.sessions) as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            cancellation = order.cancellation
+            if cancellation is None:
+                return [Reply("utter_order_not_being_cancelled", values)]
+            if cancellation.cancelled_at is not None:
+                return [Reply("utter_cancellation_final", {**values, "cancelled_on": self.wording.day(cancellation.cancelled_at)})]
+            order.cancellation = None  # (delete-orphan: the request is gone)
+            return [Reply("utter_cancellation_withdrawn", values)]
 
     def address_check(self, number: str) -> List[Reply]:
         with self.sessions() as session:

@@ -113,7 +113,13 @@ def test_cancellation_confirmed_and_declined_in_other_words(web):
     assert "Do you want me to cancel order 100002" in texts(web.chat("cancel", "emma@example.com"))
     assert "stays as it is" in texts(web.chat("cancel", "no, leave it as it is"))
     assert "Do you want me to cancel order 100002" in texts(web.chat("cancel", "hmm, cancel it after all"))
-    assert "cancellation request" in texts(web.chat("cancel", "yes, go ahead and cancel it"))
+    requested = web.chat("cancel", "yes, go ahead and cancel it")
+    assert "cancellation request" in texts(requested)
+    assert {"title": "Keep my order", "payload": "/keep_order"} in requested["replies"][-1]["buttons"]
+    # Changed their mind again: the request is taken back while the seller has not decided it.
+    kept = texts(web.chat("cancel", "wait, i'd rather keep it, please don't cancel"))
+    assert "withdrawn your cancellation request for order 100002" in kept
+    assert "isn't being cancelled" in texts(web.chat("cancel", "Keep my order"))  # the button's title, typed late
 
 
 def test_starting_over_forgets_the_question_and_the_verified_contact(web):

@@ -580,6 +580,8 @@ async def test_address_change_before_shipment():
     ("alamat baru saya Jl. Sudirman No. 5, Jakarta 10220", "Jl. Sudirman No. 5, Jakarta 10220"),
     ("kirim ke Jl. Merdeka 10, Bandung 40111", "Jl. Merdeka 10, Bandung 40111"),
     ("Toorstraat 5, 1012 AB Amsterdam", "Toorstraat 5, 1012 AB Amsterdam"),  # "To..." is the street's
+    ("ok here it is: 4 Elm Grove, Leeds LS6 2AB", "4 Elm Grove, Leeds LS6 2AB"),
+    ("ini kak, Jl. Kenanga 3, Medan 20111", "Jl. Kenanga 3, Medan 20111"),
 ])
 def test_the_address_is_recorded_without_the_words_around_it(typed, address):
     assert ValidateAddressForm().validate_new_address(typed, CollectingDispatcher(), tracker(), {}) == {"new_address": address}

@@ -60,3 +60,41 @@ def test_every_order_number_the_nlu_finds_can_be_looked_up():
     for text in ("where is 100245", "order #1001 please", "order # 1001", "it's 12345678901234567890"):
         [found] = [entity.text for entity in nlp(text).ents if entity.label_ == "order_id"]
         assert is_order_number(normalise_order_number(found)), text
+
+
+def test_a_cancellation_request_the_seller_has_not_decided_can_be_taken_back(demo_context):
+    desk = desk_at(demo_context, 0)
+    assert responses(desk.withdraw_cancellation("100001")) == ["utter_order_not_being_cancelled"]
+    assert responses(desk.cancel("100001")) == ["utter_cancellation_requested"]
+    assert responses(desk.cancellation_reason("100001")) == ["utter_cancellation_request_pending"]
+    assert responses(desk.withdraw_cancellation("100001")) == ["utter_cancellation_withdrawn"]
+    # The order goes ahead: no request left, and it may be cancelled again later.
+    assert responses(desk.cancellation_reason("100001")) == ["utter_cancellation_not_cancelled"]
+    assert responses(desk.cancel_check("100001")) == ["utter_ask_confirm_cancel"]
+    with desk.sessions() as session:
+        assert session.execute(select(db.Cancellation).join(db.Order).where(db.Order.number == "100001")).first() is None
+
+
+def test_a_decided_cancellation_is_final(demo_context):
+    desk = desk_at(demo_context, 0)
+    for number in ("100007", "100010"):  # cancelled by the seller, and at the buyer's own request
+        [reply] = desk.withdraw_cancellation(number)
+        assert reply.response == "utter_cancellation_final" and reply.values["cancelled_on"]
+        assert responses(desk.cancellation_reason(number))[0].startswith("utter_cancellation_reason_")
+
+
+def test_the_status_of_a_delivered_order_says_what_the_shopper_may_still_do(demo_context):
+    desk = desk_at(demo_context, 0)
+    assert responses(desk.order_status("100005")) == ["utter_order_status_delivered"]  # return until ...
+    assert responses(desk.order_status("100006")) == ["utter_return_window_closed"]  # not "until" a past day
+    # A return request on file: its state, not the offer to return.
+    [delivered, request] = desk.order_status("100011")
+    assert (delivered.response, request.response) == ("utter_order_status_delivered_on", "utter_after_sales_requested")
+
+
+def test_the_status_of_an_order_with_a_cancellation_request_says_so(demo_context):
+    desk = desk_at(demo_context, 0)
+    assert responses(desk.order_status("100001")) == ["utter_order_status_ready_to_ship"]
+    desk.cancel("100001")
+    assert responses(desk.order_status("100001")) == ["utter_order_status_ready_to_ship", "utter_cancellation_request_pending"]
+    assert responses(desk.tracking("100001")) == ["utter_tracking_not_shipped", "utter_cancellation_request_pending"]

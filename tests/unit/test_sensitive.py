@@ -105,6 +105,7 @@ def test_sensitive_messages_in_other_words_are_found_with_their_topic_and_ordina
     # ... but asking why it was cancelled, or cancelling, is the bot's.
     ("how come my order got cancelled", None),
     ("please cancel my order", None),
+    ("was my cancel request accepted?", None),
     # Saying who one is names no trouble: a payment by its payer, a greeting from the shop's owner.
     ("but it was me who paid for this order", None),
     ("hello, the owner of the shop here", None),
