@@ -157,6 +157,10 @@ class ActionAnswerFaq(FaqAction):
         topic = order_question_in_context(tracker)
         if topic:
             return ask_order_question(topic)
+        if waits_for_the_contact(tracker) and ASKS_WHY.search(tracker.latest_message.get("text") or ""):
+            # "why do you need my email??" reads like the FAQ on reaching the team: it asks about this question.
+            dispatcher.utter_message(response="utter_contact_needed")
+            return []
         faq = selected_faq(tracker, self.store)
         if faq is None:
             return say_not_sure(dispatcher, tracker, self.store)
@@ -378,6 +382,9 @@ class ActionOutOfScope(Action):
             return say_explain_better(dispatcher, tracker)
         dispatcher.utter_message(response="utter_contact_needed" if waits_for_the_contact(tracker) else "utter_out_of_scope")
         return []
+
+
+ASKS_WHY = re.compile(r"\b(why|what for|how come|kenapa|knp|ngapain|buat apa|untuk apa|utk apa)\b", re.IGNORECASE)
 
 
 def waits_for_the_contact(tracker: Tracker) -> bool:

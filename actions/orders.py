@@ -334,7 +334,9 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         asked_for_it = tracker.get_slot("requested_slot") == "order_number"
         if number is None and asked_for_it and intent_of(message) not in ("talk_to_human", "deny"):
             number = _order_at_place(tracker, text)
-        if number is None and asked_for_it and not is_question(text):
+        if number is None and asked_for_it and (not is_question(text) or intent_of(message) in ORDER_INTENTS):
+            # (an order question naming an item, "can I cancel the t-shirt one?", names its order;
+            # another question, "does the hoodie have a warranty?", does not)
             named = orders_with_named_item(message)
             if named:
                 number = _pick_order_by_item(dispatcher, named)
@@ -409,6 +411,10 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
                 return {"order_contact": None}  # given for an earlier order: the form asks for this one's
             return {**_not_found(dispatcher, tracker, keep_number=True), **restored}
         contact = normalise_contact(value if isinstance(value, str) else None)
+        if contact is None and tracker.get_slot("requested_slot") == "order_contact":
+            # "maybe it's 447700900123": a phone written without "+" among words, read as an order number.
+            phone = next((n for n in entity_values(message, "order_id") if _phone_shaped(str(n))), None)
+            contact = normalise_contact(str(phone)) if phone else None
         if contact is None and NUMBER_UNKNOWN.search(str(value or "")) and not entity_values(message, "order_id"):
             dispatcher.utter_message(response="utter_order_contact_unknown")
             return {"order_contact": None}

@@ -227,6 +227,14 @@ async def test_an_answer_to_the_contact_question_that_is_no_contact_hears_what_i
     assert scoped_events == unsure_events == []
     assert [m["response"] for m in scoped_messages] == [expected or "utter_out_of_scope"]
     assert [m["response"] for m in unsure_messages] == [expected or "utter_not_sure"]
+    # Read as a FAQ (reaching the team by e-mail), a "why" there asks about the question too; a
+    # FAQ question in between is answered.
+    for text, asks_why in (("why do you need my email??", True), ("what's the return policy", False)):
+        faq_reading = tracker_for([("faq/return_policy", 0.9)], text=text, slots=slots)
+        faq_reading.active_loop = loop
+        messages, _ = await run(ActionAnswerFaq(store_in(tmp_path)), faq_reading)
+        contact_needed = [m.get("response") for m in messages] == ["utter_contact_needed"]
+        assert contact_needed is (asks_why and expected is not None)
 
 
 ANSWERED = [{"event": "user", "text": "why was order 100003 not shipped"},

@@ -175,6 +175,18 @@ async def test_a_corrected_order_number_replaces_the_one_asked_about(text, kept)
     assert result["order_number"] == kept
 
 
+async def test_a_phone_without_plus_among_words_answers_the_contact_question():
+    text = "maybe it's 447700900456"
+    latest = {"text": text, "intent": {"name": "inform"}, "entities": [{"entity": "order_id", "value": "447700900456"}]}
+    asking = Tracker("shopper", {"requested_slot": "order_contact", "order_number": "100003"}, latest,
+                     [{"event": "slot", "name": "order_number", "value": "100003"}, {"event": "user", "text": text}],
+                     False, None, {"name": "order_lookup_form"}, "action_listen")
+    form = ValidateOrderLookupForm()
+    assert (await form.validate_order_number("447700900456", CollectingDispatcher(), asking, {}))["order_number"] == "100003"
+    result = await form.validate_order_contact(text, CollectingDispatcher(), asking, {})
+    assert (result["order_contact"], result["verified_order"]) == ("447700900456", "100003")  # Liam's phone, Liam's order
+
+
 async def test_a_phone_and_an_order_number_in_one_message_are_the_pair():
     text = "hi my phone number is 447700900123 and order is 100004"
     latest = {"text": text, "intent": {"name": "inform"}, "entities": [
@@ -838,6 +850,20 @@ async def test_an_order_picked_by_its_item_after_a_refused_number_brings_no_earl
     dispatcher = CollectingDispatcher()
     await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, metadata=signed("cust-emma"), events=events), {})
     assert [b["payload"] for b in dispatcher.messages[-1]["buttons"]] == ["100016"]
+
+
+async def test_an_order_question_about_another_item_while_asked_which_order_is_about_that_item():
+    hoodies = [{"title": "#100011 · Zip hoodie", "payload": "100011"}, {"title": "#100002 · Zip hoodie", "payload": "100002"}]
+    which = {"event": "bot", "text": "Several of your orders have that.", "data": {"buttons": hoodies},
+             "metadata": {"utter_action": "utter_ask_which_order_with_item"}}
+    latest = {"text": "can I cancel the t-shirt order?", "intent": {"name": "cancel_order"}, "entities": [], "metadata": signed("cust-emma")}
+    asked = Tracker("shopper", {"requested_slot": "order_number"}, latest, [*turn(), which, {"event": "user", "text": latest["text"]}],
+                    False, None, {"name": "order_lookup_form"}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    assert await ValidateOrderLookupForm().validate_order_number(None, dispatcher, asked, {}) == {"order_number": None}
+    [message] = dispatcher.messages  # which of the t-shirt orders, not the hoodies again
+    assert message["response"] == "utter_ask_which_order_with_item"
+    assert {b["payload"] for b in message["buttons"]} == {"100001", "100011"}
 
 
 async def test_a_reply_that_picks_none_of_the_offered_orders_gets_the_offer_again_not_an_order_number_lecture():
