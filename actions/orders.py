@@ -520,6 +520,11 @@ class ActionAnswerOrderQuestion(Action):
             return [SlotSet("follow_up", None)]
         if follow_up in ("address_form", "return_form"):
             replies = replies[:-1]  # the form asks its first question itself
+        latest = tracker.latest_message
+        if follow_up == "address_form" and intent_of(latest) not in ORDER_INTENTS and is_address(latest.get("text")):
+            # The new address came already (after "a person, please" had left the address form,
+            # say): the form takes it instead of asking for it.
+            events.append(SlotSet("new_address", address_of(latest.get("text"))))
         if follow_up == "return_form":
             asked = _topic_message(tracker).get("text")
             reason = None if is_question(asked) else stated_reason(asked)  # "can I return it if it's too small?" states none

@@ -185,6 +185,12 @@ def test_while_the_team_is_away_the_bot_goes_on_helping_after_a_handoff(web, pro
         web.chat("away-sensitive", "/session_start")
         assert "still here for your orders" in texts(web.chat("away-sensitive", "I was charged twice for my order"))
         assert "e-mail address or phone number" in texts(web.chat("away-sensitive", "it's order 100004"))
+        # An address asked for before the handoff, sent after it, is taken.
+        web.chat("away-address", "I need to change the delivery address of order 100001")
+        assert "new delivery address" in texts(web.chat("away-address", "emma@example.com"))
+        assert "still here for your orders" in texts(web.chat("away-address", "can I talk to a person about this"))
+        assert "I've sent the new address for order 100001 to the seller: 22 Baker Street, London NW1 6XE" in texts(
+            web.chat("away-address", "22 Baker Street, London NW1 6XE"))
         # ... in the conversation paused while the team was in too, once they are gone.
         assert "e-mail address or phone number" in texts(web.chat("away-later", "where is my order 100004?"))
         agent = web.staff("agent", "demo-agent")
