@@ -329,8 +329,9 @@ NOT_CANCELLING = re.compile(
 
 class ActionPlainNo(Action):
     """A "no" with nothing pending: after "anything else?" a friendly close; otherwise (after
-    "is it one of these?", or a "why not?" the model took for a no) the bot asks what else.
-    Once an order was looked up, a no that asks to cancel it is that question."""
+    "is it one of these?") the bot asks what else. A "why not?" the model took for a no is
+    invited to say what is unclear. Once an order was looked up, a no that asks to cancel it is
+    that question."""
 
     def name(self) -> Text:
         return "action_plain_no"
@@ -341,6 +342,8 @@ class ActionPlainNo(Action):
         text = tracker.latest_message.get("text") or ""
         if tracker.get_slot("verified_order") and CANCEL_AFTER_ALL.search(text) and not NOT_CANCELLING.search(text):
             return ask_order_question("cancel_order")
+        if ASKS_WHY.search(text):
+            return say_explain_better(dispatcher, tracker)
         before, _ = tracker_events.split_at_latest_message(tracker.events)
         said = [event for event in before if tracker_events.is_bot(event)]
         last = (said[-1].get("metadata") or {}).get("utter_action") if said else None

@@ -28,6 +28,9 @@ KIND_WORDS = {
     ),
     RETURN_AND_REFUND: ("return", "send back", "refund", "retur", "kembalikan", "dikembalikan", "pengembalian"),
 }
+# A kind named while the reason is asked changes it; not by "keep", which there means no return
+# at all ("forget it, I'll keep it").
+KIND_CHANGES = {kind: tuple(word for word in words if word != "keep") for kind, words in KIND_WORDS.items()}
 REASON_WORDS = {
     DAMAGED: (
         "damage", "broken", "crack", "defect", "faulty", "not working", "doesn't work", "torn",
@@ -118,6 +121,11 @@ class ValidateReturnForm(LettingGoFormValidation):
     def validate_return_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        kind = None if is_question(value) or choose(value, REASON_WORDS) else choose(value, KIND_CHANGES)
+        if kind and kind != tracker.get_slot("return_kind"):
+            # "no wait, I'd rather have a new one sent" while the reason is asked: that kind
+            # instead, and the reason asked again.
+            return {"return_kind": kind, "return_reason": None}
         return self._choice("return_reason", value, REASON_WORDS, dispatcher)
 
 

@@ -178,6 +178,14 @@ async def test_a_plain_no_closes_only_after_anything_else(tmp_path, bot_said, re
     assert [m["response"] for m in messages] == [reply]
 
 
+@pytest.mark.parametrize("text", ["why not?? it's barely used", "kenapa gak bisa kak"])
+async def test_a_why_not_read_as_a_no_is_invited_to_say_what_is_unclear(tmp_path, text):
+    events = [{"event": "bot", "text": "The return window closed on Sun 22 Nov."}, {"event": "action", "name": "action_listen"},
+              {"event": "user", "text": text}]
+    messages, _ = await run(ActionPlainNo(), tracker_for([], text=text, events=events))
+    assert [(m["response"], [b["payload"] for b in m["buttons"]]) for m in messages] == [("utter_explain_better", ["/talk_to_human"])]
+
+
 @pytest.mark.parametrize("text, cancels", [
     ("actually no, cancel it", True), ("no, just cancel the order", True), ("gak, batalin aja", True),
     ("no, don't cancel it", False), ("no thanks", False), ("gak jadi batal", False),

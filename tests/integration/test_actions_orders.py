@@ -658,6 +658,18 @@ def test_each_indonesian_button_title_typed_out_is_its_own_choice(slot, words):
         assert choose(button["title"], words) == value, button["title"]
 
 
+@pytest.mark.parametrize("text, result", [
+    ("no wait, I'd rather get a new one sent instead", {"return_kind": "replacement", "return_reason": None}),
+    ("mau tukar aja kak", {"return_kind": "replacement", "return_reason": None}),
+    ("it's broken, I want a new one", {"return_reason": "damaged"}),  # a reason: the kind stays
+    ("forget it, I'll keep it", {"return_reason": None}),  # no kind: "keep" here means no return
+    ("return and refund", {"return_reason": None}),  # the kind already chosen: asked again
+])
+def test_another_kind_named_while_the_reason_is_asked_changes_the_kind(text, result):
+    chosen = tracker({"return_kind": "return_and_refund", "requested_slot": "return_reason"})
+    assert ValidateReturnForm().validate_return_reason(text, CollectingDispatcher(), chosen, {}) == result
+
+
 async def test_a_reason_given_while_the_kind_is_asked_is_kept_and_no_person_is_called():
     # "barang rusak" is a sensitive phrase of the demo shop: the NLU reads it as a request for a person.
     message = {"text": "barang rusak", "intent": {"name": "talk_to_human"}, "entities": [{"entity": "handoff_topic", "value": "parcel"}]}
