@@ -194,6 +194,15 @@ def _signed_in(tracker: Tracker) -> bool:
         return False
 
 
+# How likely an order question must be, below the reading as a bare order number, to be the question.
+ORDER_QUESTION_BESIDE_A_NUMBER = 0.3
+
+
+def _likely_order_question(message: Dict[Text, Any]) -> bool:
+    return any(ranked.get("name") in ORDER_INTENTS and (ranked.get("confidence") or 0) >= ORDER_QUESTION_BESIDE_A_NUMBER
+               for ranked in message.get("intent_ranking") or [])
+
+
 def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
     """The order question the model ranks highest for the message; else the order's status."""
     for ranked in message.get("intent_ranking") or []:
@@ -205,7 +214,6 @@ def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
 ANOTHER_ORDER = re.compile(r"\border\b", re.IGNORECASE)
 CORRECTION = re.compile(r"\b(wrong|sorry|i mean|i meant|actually|typo|mistake|salah|maksud\w*|maaf|eh)\b", re.IGNORECASE)
 # "the second one", "yg kedua": a place in the list of order buttons the bot offered (newest
-# first, so "the latest" and "yg terakhir" are the first).
 # first, so "the latest" and "yg terakhir", an order's word for the latest, are the first).
 # (English "last" is left out: the bottom button, or the newest order?) Indonesian "kedua" also
 # means "both": it needs "yg" or "nomor".
@@ -304,11 +312,14 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
     ) -> Dict[Text, Any]:
         slots = await self._order_number_slots(value, dispatcher, tracker)
         message = tracker.latest_message
-        started_by = intent_of(message) in UNSURE_READINGS and entity_values(message, "order_id")
+        asks_a_question = intent_of(message) in UNSURE_READINGS or (intent_of(message) == "inform" and _likely_order_question(message))
+        started_by = asks_a_question and entity_values(message, "order_id")
         if slots.get("order_number") and started_by and _previous_value(tracker, "requested_slot") is None:
             # A message that reads as a FAQ, out of scope or unsure but names an order started
             # this look-up (data/rules/orders.yml; "can i return order 100005 instead", "where
-            # is 100004"): it asks the best-ranked order question, not the one asked before.
+            # is 100004"), or one read as a bare order number whose words ask a question all the
+            # same ("cancle ordr 100426"): it asks the best-ranked order question, not the one
+            # asked before.
             slots["order_topic"] = _ranked_order_topic(message)
         return slots
 
