@@ -19,7 +19,7 @@ from bot.rasa import events as tracker_events
 from bot.shop import db
 from bot.config import Config
 from bot.faq.store import Faq, FaqStore
-from bot.shop.tickets import REPEATED_FALLBACK
+from bot.shop.tickets import ASKED_FOR_HUMAN, REPEATED_FALLBACK
 from bot.rasa.recommendations import RECOMMENDATIONS, faq_ranking
 from bot.rasa.responses import fill_response
 from bot.language import INDONESIAN, SHOPPER_LANGUAGE
@@ -81,7 +81,6 @@ ASKS_WHAT_IT_MEANT = re.compile(
     r")\b",
     re.IGNORECASE,
 )
-NOT_SURE_REPLIES = ("utter_not_sure", "utter_explain_better")
 
 
 def asks_what_it_meant(tracker: Tracker) -> bool:
@@ -89,6 +88,42 @@ def asks_what_it_meant(tracker: Tracker) -> bool:
     be beside the point: the shopper hears how to get it explained."""
     text = tracker.latest_message.get("text") or ""
     return bool(ASKS_WHAT_IT_MEANT.search(text)) and tracker_events.is_bot(_last_event_before_message(tracker.events))
+
+
+# "so what can I do now?", "terus aku harus gimana?": what next, after an order answer.
+WHAT_NOW = re.compile(
+    r"^\W*((so|ok|okay|and|then|hmm+|well|terus|trus|lalu|jadi)\W+)*("
+    r"what\W+(should|can|do)\W+i\W+do|what\W+now|now\W+what|what\W+happens\W+now|what\W+are\W+my\W+options|"
+    r"(aku\W+|saya\W+)?(harus\W+)?(gimana|bagaimana)"
+    r")(\W+(now|then|next|kak|min|sekarang|ya|dong|about\W+it))*\W*$",
+    re.IGNORECASE,
+)
+# The next steps after an order answer, by that answer: a person for a parcel lost or damaged, a
+# window closed, a look-up stopped (only they can do more); the choices for a late order; a return
+# once a shipped order arrives; else a person's offer.
+NEXT_STEPS = {
+    "utter_late_not_shipped_late": "utter_next_steps_late",
+    "utter_cannot_cancel_in_delivery": "utter_next_steps_in_delivery",
+}
+NEXT_STEP_IS_A_PERSON = ("utter_tracking_parcel_lost", "utter_tracking_parcel_damaged", "utter_return_window_closed", "utter_verification_locked")
+
+
+def say_next_steps(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[Dict[Text, Any]]]:
+    """The reply to a "what can I do now?" right after an order answer; None for other messages."""
+    if not WHAT_NOW.search(tracker.latest_message.get("text") or ""):
+        return None
+    if tracker_events.last_action_before_message(tracker.events) != "action_answer_order_question":
+        return None
+    answer = (_last_event_before_message(tracker.events).get("metadata") or {}).get("utter_action")
+    if answer in NEXT_STEP_IS_A_PERSON:
+        return hand_off(dispatcher, tracker, ASKED_FOR_HUMAN)
+    try:
+        window = shop_context().settings.return_window_days
+    except SettingsError:
+        window = None
+    response = NEXT_STEPS.get(answer, "utter_next_steps")
+    dispatcher.utter_message(response=response, order_number=tracker.get_slot("verified_order"), return_window_days=window)
+    return []
 
 
 def say_explain_better(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
@@ -107,8 +142,8 @@ def _last_event_before_message(events: List[Dict[Text, Any]]) -> Dict[Text, Any]
 
 
 def not_sure_streak(events: List[Dict[Text, Any]]) -> int:
-    """How many shopper messages in a row, before the latest, got the "not sure" reply (or the
-    "what I meant" one)."""
+    """How many shopper messages in a row, before the latest, got the "not sure" reply. (Not the
+    "what I meant" one: the shopper's next words say what they meant, no sign the bot is lost.)"""
     streak = 0
     user_turns = 0
     for event in reversed(events):
@@ -117,7 +152,7 @@ def not_sure_streak(events: List[Dict[Text, Any]]) -> int:
             if user_turns > streak + 1:
                 break
         elif tracker_events.is_bot(event) and user_turns == streak + 1:
-            if (event.get("metadata") or {}).get("utter_action") not in NOT_SURE_REPLIES:
+            if (event.get("metadata") or {}).get("utter_action") != "utter_not_sure":
                 break
             streak += 1
     return streak
@@ -134,6 +169,9 @@ def say_not_sure(dispatcher: CollectingDispatcher, tracker: Tracker, store: FaqS
         return hand_off(dispatcher, tracker, REPEATED_FALLBACK)
     if asks_what_it_meant(tracker):
         return say_explain_better(dispatcher, tracker)
+    next_steps = say_next_steps(dispatcher, tracker)
+    if next_steps is not None:
+        return next_steps
     closest = [faq for faq, _ in faq_ranking(tracker.latest_message, store)][:RECOMMENDATIONS]
     language = tracker.get_slot("language")
     dispatcher.utter_message(response="utter_not_sure", buttons=[*(faq_button(faq, language) for faq in closest), person_button(language)])
@@ -161,6 +199,9 @@ class ActionAnswerFaq(FaqAction):
             # "why do you need my email??" reads like the FAQ on reaching the team: it asks about this question.
             dispatcher.utter_message(response="utter_contact_needed")
             return []
+        next_steps = say_next_steps(dispatcher, tracker)  # ("what should I do now?" read as a FAQ)
+        if next_steps is not None:
+            return next_steps
         faq = selected_faq(tracker, self.store)
         if faq is None:
             return say_not_sure(dispatcher, tracker, self.store)
@@ -383,6 +424,9 @@ class ActionOutOfScope(Action):
             return ask_order_question(topic)
         if asks_what_it_meant(tracker) and not waits_for_the_contact(tracker):
             return say_explain_better(dispatcher, tracker)
+        next_steps = say_next_steps(dispatcher, tracker)
+        if next_steps is not None:
+            return next_steps
         dispatcher.utter_message(response="utter_contact_needed" if waits_for_the_contact(tracker) else "utter_out_of_scope")
         return []
 

@@ -20,7 +20,7 @@ from actions.desk import (
     SERVICE_ERRORS, act_on_verified_order, contact_matches, order_desk, orders_with_named_item, say, signed_in_customer,
     verification_locked, verified_order,
 )
-from actions.faq import offer_other_questions
+from actions.faq import NOT_CANCELLING, offer_other_questions
 from actions.returns import stated_reason
 from actions.forms import INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of, is_question
 from bot.shop.orders import OrderDesk, Reply, normalise_contact
@@ -504,6 +504,8 @@ class ActionAnswerOrderQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         topic = tracker.get_slot("order_topic") or "order_status"
+        if topic == "keep_order" and confirms_cancelling(_topic_message(tracker).get("text")):
+            topic = "cancel_order"  # (read as keeping the order, but a yes to cancelling it)
         try:
             desk = order_desk(tracker.get_slot("language"))
             number = verified_order(desk, tracker)
@@ -628,11 +630,24 @@ class ActionConfirmCancellation(Action):
         return [SlotSet("follow_up", None)]
 
 
+# "iya jadi batal", "yes, cancel it": a yes to the cancellation, however near in words to "ga jadi
+# batal" (not cancelling after all) the model reads it.
+CONFIRMS_CANCELLING = re.compile(
+    r"^\W*(\w+\W+){0,2}(yes|yeah|yep|yup|ok|okay|sure|iya|ya|oke|jadi)\b[\w\s,']{0,15}\b(cancel|batal\w*|dibatal\w*)\b", re.IGNORECASE,
+)
+
+
+def confirms_cancelling(text: Text) -> bool:
+    return bool(CONFIRMS_CANCELLING.search(text or "")) and not NOT_CANCELLING.search(text or "")
+
+
 class ActionKeepOrder(Action):
     def name(self) -> Text:
         return "action_keep_order"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if confirms_cancelling(tracker.latest_message.get("text")):
+            return await ActionConfirmCancellation().run(dispatcher, tracker, domain)
         dispatcher.utter_message(response="utter_order_kept", order_number=tracker.get_slot("verified_order"))
         return [SlotSet("follow_up", None)]
 

@@ -86,6 +86,14 @@ def test_a_shopper_who_did_not_follow_an_answer_is_invited_to_say_what_is_unclea
     assert [button["payload"] for button in reply["buttons"]] == ["/talk_to_human"]  # no FAQs beside the point
 
 
+def test_what_now_after_a_late_order_gets_the_choices(web):
+    web.chat("what-now", "why hasn't my order 100003 shipped yet")
+    assert "should have shipped" in texts(web.chat("what-now", "liam@example.com"))
+    [reply] = web.chat("what-now", "so what can I do now?")["replies"]
+    assert reply["text"].startswith("You have three options")
+    assert [b["payload"] for b in reply["buttons"]] == ["/affirm", "/cancel_order", "/talk_to_human"]
+
+
 def test_another_order_question_while_the_address_is_asked_switches_topic(web):
     web.chat("switch", "I need to change the delivery address of order 100001")
     assert ASK_ADDRESS in texts(web.chat("switch", "emma@example.com"))

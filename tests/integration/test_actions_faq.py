@@ -9,6 +9,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.desk import bot_responses
 from actions.faq import ActionAnswerFaq, ActionNotSure, ActionOutOfScope, ActionPlainNo, ActionSessionStart
 from bot.config import Config
 from bot.shop import db
@@ -272,4 +273,50 @@ async def test_what_it_meant_asked_with_no_answer_before_or_in_other_words_gets_
     other = tracker_for([("faq/return_policy", 0.1)], text="what does express delivery mean for the price", events=ANSWERED)
     other.latest_message["intent"] = {"name": "nlu_fallback", "confidence": 0.3}
     messages, _ = await run(ActionNotSure(store_in(tmp_path)), other)
+    assert [m["response"] for m in messages] == ["utter_not_sure"]
+
+
+def after_order_answer(answer, text):
+    return [{"event": "action", "name": "action_answer_order_question"},
+            {"event": "bot", "text": "...", "metadata": {"utter_action": answer}},
+            {"event": "action", "name": "action_listen"}, {"event": "user", "text": text}]
+
+
+@pytest.mark.parametrize("answer, text, reply, payloads", [
+    ("utter_late_not_shipped_late", "so what can I do now?", "utter_next_steps_late", ["/affirm", "/cancel_order", "/talk_to_human"]),
+    ("utter_cannot_cancel_in_delivery", "ok what now", "utter_next_steps_in_delivery", ["/talk_to_human"]),
+    ("utter_order_status_ready_to_ship", "terus aku harus gimana kak?", "utter_next_steps", ["/talk_to_human"]),
+])
+async def test_what_now_after_an_order_answer_gets_the_next_steps_for_that_answer(tmp_path, demo_shop, answer, text, reply, payloads):
+    slots = {"verified_order": "100003"}
+    unsure = tracker_for([("faq/return_policy", 0.1)], text=text, events=after_order_answer(answer, text), slots=slots)
+    unsure.latest_message["intent"] = {"name": "nlu_fallback", "confidence": 0.3}
+    faq_reading = tracker_for([("faq/shipping_times", 0.9)], text=text, events=after_order_answer(answer, text), slots=slots)
+    for action, tracker in ((ActionNotSure(store_in(tmp_path)), unsure), (ActionAnswerFaq(store_in(tmp_path)), faq_reading)):
+        messages, _ = await run(action, tracker)
+        assert [m["response"] for m in messages] == [reply]
+        assert messages[0]["order_number"] == "100003" and messages[0]["return_window_days"] == 15
+    # (the buttons are the response's, in both languages)
+    for variation in bot_responses()[reply]:
+        assert [b["payload"] for b in variation["buttons"]] == payloads
+
+
+async def test_what_now_after_a_parcel_problem_is_a_person(tmp_path, demo_shop):
+    text = "what should I do now?"
+    tracker = out_of_scope(text)
+    tracker.events = after_order_answer("utter_tracking_parcel_damaged", text)
+    messages, _ = await run(ActionOutOfScope(), tracker)
+    assert messages[0]["response"].startswith("utter_handoff_")
+    engine = db.make_engine(demo_shop)
+    with db.make_session_factory(engine)() as session:
+        assert [t.reason for t in session.query(db.Ticket).all()] == ["asked_for_human"]
+    engine.dispose()
+
+
+async def test_what_now_without_an_order_answer_before_gets_the_usual_reply(tmp_path, demo_shop):
+    text = "so what can I do now?"
+    events = [{"event": "bot", "text": "We dispatch within 1-2 days."}, {"event": "action", "name": "action_listen"}, {"event": "user", "text": text}]
+    unsure = tracker_for([("faq/return_policy", 0.1)], text=text, events=events)
+    unsure.latest_message["intent"] = {"name": "nlu_fallback", "confidence": 0.3}
+    messages, _ = await run(ActionNotSure(store_in(tmp_path)), unsure)
     assert [m["response"] for m in messages] == ["utter_not_sure"]

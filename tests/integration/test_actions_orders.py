@@ -574,6 +574,28 @@ async def test_declining_keeps_the_order():
     assert events == [SlotSet("follow_up", None)]
 
 
+@pytest.mark.parametrize("text, response", [
+    ("ga jadi batal kak", "utter_order_kept"), ("no, keep it", "utter_order_kept"), ("don't cancel, I'll keep it", "utter_order_kept"),
+    # Read as keeping the order, but a yes to the cancellation question: the cancellation goes ahead.
+    ("iya jadi batal", "utter_cancellation_requested"), ("jadi batal aja kak", "utter_cancellation_requested"),
+    ("ok yes cancel it", "utter_cancellation_requested"),
+])
+async def test_an_answer_read_as_keeping_the_order_that_says_yes_to_cancelling_cancels(text, response):
+    events = [*AFTER_CANCEL_QUESTION[:-1], {"event": "user", "text": text}]
+    latest = {"text": text, "intent": {"name": "keep_order"}, "entities": [], "metadata": {}}
+    asked = Tracker("shopper", {"verified_order": "100001", "follow_up": "confirm_cancel"}, latest, events, False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    await ActionKeepOrder().run(dispatcher, asked, {})
+    assert [m["response"] for m in dispatcher.messages] == [response]
+
+
+async def test_a_yes_to_cancelling_read_as_keeping_the_order_with_nothing_pending_asks_to_cancel():
+    slots = {"verified_order": "100001", "verified_by": "contact", "order_number": "100001", "order_topic": "keep_order"}
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, events=asked("iya jadi batal", "keep_order")), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_confirm_cancel"]
+
+
 async def test_address_change_before_shipment():
     responses, _, events = await answer("100002", "change_address")
     assert responses == [] and events == [SlotSet("follow_up", "address_form")]
