@@ -160,6 +160,27 @@ def _order_at_place(tracker: Tracker, text: Text) -> Optional[str]:
     return buttons[place].get("payload") if place is not None and place < len(buttons) else None
 
 
+def _order_awaiting_the_address(tracker: Tracker) -> Optional[str]:
+    """The order whose new address the bot asked for, when a question about another order came
+    in between and the shopper now gives the address, or asks to change it, naming no order
+    ("ok, the new address is 3 Hill Rise, Leeds"): the address is that order's, not the one
+    asked about last."""
+    message = tracker.latest_message
+    if entity_values(message, "order_id") or not (intent_of(message) == "change_address" or is_address(message.get("text"))):
+        return None
+    verified, awaiting = None, None
+    for event in tracker_events.split_at_latest_message(tracker.events)[0]:
+        if tracker_events.is_slot(event, "verified_order"):
+            verified = event.get("value") or verified
+        elif tracker_events.is_bot(event) and (event.get("metadata") or {}).get("utter_action") == "utter_ask_new_address":
+            awaiting = verified
+        elif tracker_events.is_action(event, "action_submit_address_change") or (
+            tracker_events.is_bot(event) and (event.get("metadata") or {}).get("utter_action") == "utter_form_stopped"
+        ):
+            awaiting = None
+    return awaiting if awaiting and awaiting != tracker.get_slot("verified_order") else None
+
+
 def _offered_order_for_the_contact(tracker: Tracker) -> Optional[str]:
     """After "you also asked about these orders; each needs its own check: tap one", a contact
     typed instead of a tap: the first of those orders, to check the contact on."""
@@ -282,7 +303,9 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
     ) -> List[Text]:
         try:
             desk = order_desk()
-            another_order = _names_another_item(tracker) or _offered_order_for_the_contact(tracker)
+            another_order = (
+                _names_another_item(tracker) or _offered_order_for_the_contact(tracker) or _order_awaiting_the_address(tracker)
+            )
             if tracker.get_slot("order_number") and verified_order(desk, tracker) and not another_order:
                 return []
             if signed_in_customer(desk, tracker):
@@ -299,7 +322,7 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         the number question naming an item is validate_order_number's.)"""
         if tracker.get_slot("requested_slot") is not None:
             return {}
-        offered = _offered_order_for_the_contact(tracker)
+        offered = _offered_order_for_the_contact(tracker) or _order_awaiting_the_address(tracker)
         if offered:
             return {"order_number": offered}
         named = orders_with_named_item(tracker.latest_message)
@@ -321,6 +344,8 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
             # same ("cancle ordr 100426"): it asks the best-ranked order question, not the one
             # asked before.
             slots["order_topic"] = _ranked_order_topic(message)
+        if slots.get("order_number") and slots["order_number"] == _order_awaiting_the_address(tracker):
+            slots["order_topic"] = "change_address"  # (a bare address, read as an order detail)
         return slots
 
     async def _order_number_slots(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
@@ -534,9 +559,12 @@ class ActionAnswerOrderQuestion(Action):
         if follow_up in ("address_form", "return_form"):
             replies = replies[:-1]  # the form asks its first question itself
         latest = tracker.latest_message
-        if follow_up == "address_form" and intent_of(latest) not in ORDER_INTENTS and is_address(latest.get("text")):
-            # The new address came already (after "a person, please" had left the address form,
-            # say): the form takes it instead of asking for it.
+        text = latest.get("text") or ""
+        gives_the_address = is_address(text) and (intent_of(latest) not in ORDER_INTENTS or address_of(text) != " ".join(text.split()))
+        if follow_up == "address_form" and gives_the_address and not entity_values(latest, "order_id"):
+            # The new address came already (after "a person, please" or another order's question
+            # had left the address form, or after "ok, the new address is"): the form takes it
+            # instead of asking for it.
             events.append(SlotSet("new_address", address_of(latest.get("text"))))
         if follow_up == "return_form":
             asked = _topic_message(tracker).get("text")

@@ -162,6 +162,19 @@ ADDRESSES = [
 ]
 
 
+@pytest.mark.parametrize("sender, address_message", [
+    ("address-after", "ok the new address is 7 Hill Rise, Leeds LS6 2QT"),
+    ("address-after-plain", "7 Hill Rise, Leeds LS6 2QT"),
+])
+def test_an_address_given_after_another_orders_question_is_for_the_order_that_asked_for_it(web, sender, address_message):
+    web.chat(sender, "I need to change the delivery address of order 100001")
+    assert ASK_ADDRESS in texts(web.chat(sender, "emma@example.com"))
+    assert "SPXGB0123456789" in texts(web.chat(sender, "actually where is my other order 100004 first?"))
+    done = texts(web.chat(sender, address_message))
+    assert "I've sent the new address for order 100001 to the seller: 7 Hill Rise, Leeds LS6 2QT" in done
+    assert "100004" not in done
+
+
 def test_addresses_in_european_uk_and_us_formats_are_accepted(web):
     web.chat("address", "I need to change the delivery address of order 100001")
     web.chat("address", "emma@example.com")
