@@ -160,6 +160,17 @@ def _order_at_place(tracker: Tracker, text: Text) -> Optional[str]:
     return buttons[place].get("payload") if place is not None and place < len(buttons) else None
 
 
+def _asked_to_confirm_before(tracker: Tracker, number: str) -> bool:
+    """Whether the bot asked, before the shopper's latest message, whether to cancel `number`."""
+    verified = None
+    for event in tracker_events.split_at_latest_message(tracker.events)[0]:
+        if tracker_events.is_slot(event, "verified_order"):
+            verified = event.get("value") or verified
+        elif verified == number and tracker_events.is_bot(event) and (event.get("metadata") or {}).get("utter_action") == "utter_ask_confirm_cancel":
+            return True
+    return False
+
+
 def _order_awaiting_the_address(tracker: Tracker) -> Optional[str]:
     """The order whose new address the bot asked for, when a question about another order came
     in between and the shopper now gives the address, or asks to change it, naming no order
@@ -541,6 +552,13 @@ class ActionAnswerOrderQuestion(Action):
             if topic == "change_address" and asks_which_address(_topic_message(tracker).get("text")):
                 replies = [Reply("utter_address_in_the_app", {"order_number": number})]  # no change asked for
             follow_up = FOLLOW_UPS.get(replies[-1].response)
+            if (
+                follow_up == "confirm_cancel" and confirms_cancelling(_topic_message(tracker).get("text"))
+                and _asked_to_confirm_before(tracker, number)
+            ):
+                # "ok now yes, cancel 100404" after its question was left for another order's:
+                # the yes was given, the question is not asked a second time.
+                replies, follow_up = desk.cancel(number), None
             if (
                 follow_up is None and tracker.get_slot("follow_up") == "confirm_cancel" and topic != "cancel_order"
                 and _previous_value(tracker, "verified_order") == number

@@ -596,6 +596,25 @@ async def test_a_yes_to_cancelling_read_as_keeping_the_order_with_nothing_pendin
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_confirm_cancel"]
 
 
+async def test_a_yes_with_the_order_after_its_question_was_left_cancels_without_asking_again(demo_shop):
+    slots = {"verified_order": "100001", "verified_by": "contact", "order_number": "100001", "order_topic": "cancel_order"}
+    asked_before = [{"event": "slot", "name": "verified_order", "value": "100001"},
+                    {"event": "bot", "text": "Do you want me to cancel order 100001?", "metadata": {"utter_action": "utter_ask_confirm_cancel"}},
+                    *asked("wait, where is 100004 first", "track_shipment", "100004"), {"event": "slot", "name": "verified_order", "value": "100004"},
+                    {"event": "slot", "name": "verified_order", "value": "100001"}]
+    # Without a yes, the question again; with one, the cancellation.
+    for text, response in (("cancel 100001", "utter_ask_confirm_cancel"), ("ok now yes cancel 100001", "utter_cancellation_requested")):
+        dispatcher = CollectingDispatcher()
+        latest_asked = asked(text, "cancel_order", "100001")
+        await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, events=[*asked_before, *latest_asked]), {})
+        assert [m["response"] for m in dispatcher.messages][0] == response
+    # Never asked before: the question comes first, whatever the words.
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker({**slots, "verified_order": "100002", "order_number": "100002"},
+                                                              events=asked("yes cancel 100002", "cancel_order", "100002")), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_confirm_cancel"]
+
+
 async def test_address_change_before_shipment():
     responses, _, events = await answer("100002", "change_address")
     assert responses == [] and events == [SlotSet("follow_up", "address_form")]
