@@ -13,7 +13,7 @@ from rasa_sdk.events import ActionExecuted, FollowupAction, SessionStarted, Slot
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import SERVICE_ERRORS, bot_responses, orders_with_named_item, shop_context
-from actions.forms import ORDER_INTENTS
+from actions.forms import INFERRED_TOPICS
 from actions.handoff import hand_off
 from bot.rasa import events as tracker_events
 from bot.shop import db
@@ -78,7 +78,7 @@ ASKS_WHAT_IT_MEANT = re.compile(
     r"what\W+do\W+(yo)?u\W+mean|what\W+does\W+(that|this|it)\W+mean|what\W+is\W+that\W+supposed\W+to\W+mean|"
     r"i\W+do\W*n'?o?t\W+(understand|get\W+it|follow)|i\W+dont\W+(understand|get\W+it)|meaning\??|huh|"
     r"maksud(nya)?|maksudnya\W+(gimana|apa|gmn)|apa\W+maksudnya|(saya\W+|aku\W+)?(ga|gak|nggak|tidak|kurang)\W+(ngerti|paham|mengerti)"
-    r")\b",
+    r")(\W+(that|this|it|kak|min|ya|sih|dong|please))*\W*$",
     re.IGNORECASE,
 )
 
@@ -119,9 +119,9 @@ def say_next_steps(dispatcher: CollectingDispatcher, tracker: Tracker) -> Option
         return hand_off(dispatcher, tracker, ASKED_FOR_HUMAN)
     try:
         window = shop_context().settings.return_window_days
+        response = NEXT_STEPS.get(answer, "utter_next_steps")
     except SettingsError:
-        window = None
-    response = NEXT_STEPS.get(answer, "utter_next_steps")
+        window, response = None, "utter_next_steps"  # (it names no window)
     dispatcher.utter_message(response=response, order_number=tracker.get_slot("verified_order"), return_window_days=window)
     return []
 
@@ -218,7 +218,7 @@ ORDER_READING_IN_CONTEXT = 0.15
 ORDER_READING_POINTING_BACK = 0.05
 POINTS_BACK = re.compile(
     r"\b(that one|this one|that order|this order|the order|for (it|that|this)|(on|with|of) (it|that|this)|"
-    r"pesanan (ini|itu|tsb|tersebut)|yang (ini|itu|tadi)|yg (ini|itu|tadi)|\w+nya)\b",
+    r"pesanan (ini|itu|tsb|tersebut)|yang (ini|itu|tadi)|yg (ini|itu|tadi)|pesanannya|ordernya|paketnya|barangnya)\b",
     re.IGNORECASE,
 )
 # A follow-up of at most this many words that names an item ("and the lamp?") is about its order.
@@ -245,7 +245,7 @@ def order_question_in_context(tracker: Tracker) -> Optional[Text]:
         return None
     likely_enough = ORDER_READING_POINTING_BACK if POINTS_BACK.search(message.get("text") or "") else ORDER_READING_IN_CONTEXT
     for ranked in message.get("intent_ranking") or []:
-        if ranked.get("name") in ORDER_INTENTS:
+        if ranked.get("name") in INFERRED_TOPICS:
             if (ranked.get("confidence") or 0) >= likely_enough:
                 return ranked["name"]
             break
@@ -266,7 +266,7 @@ def order_question_naming_an_item(tracker: Tracker) -> Optional[Text]:
     if tracker.get_slot("follow_up") or (tracker.active_loop or {}).get("name") or not orders_with_named_item(message, by_kind=True):
         return None
     likely = (r["name"] for r in message.get("intent_ranking") or []
-              if r.get("name") in ORDER_INTENTS and (r.get("confidence") or 0) >= ORDER_READING_IN_CONTEXT)
+              if r.get("name") in INFERRED_TOPICS and (r.get("confidence") or 0) >= ORDER_READING_IN_CONTEXT)
     return next(likely, "order_status")
 
 

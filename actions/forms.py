@@ -21,6 +21,9 @@ from bot.shop.orders import ANSWER_METHODS
 
 # The order questions: the intents that set `order_topic`, one for each topic the order desk answers.
 ORDER_INTENTS = frozenset(ANSWER_METHODS)
+# The order questions a message may be taken for when the model only ranks them: not taking back
+# a cancellation, which changes the order without a question; only a clear reading of it does.
+INFERRED_TOPICS = ORDER_INTENTS - {"keep_order"}
 # Intents with a rule of their own: a message with one of them that is no answer
 # interrupts the form (a thank-you ends it: the shopper is done). Other intents (greet,
 # affirm, inform) are taken as an attempt to answer, and an invalid one is asked again.

@@ -22,7 +22,7 @@ from actions.desk import (
 )
 from actions.faq import NOT_CANCELLING, offer_other_questions
 from actions.returns import stated_reason
-from actions.forms import INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of, is_question
+from actions.forms import INFERRED_TOPICS, INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of, is_question
 from bot.shop.orders import OrderDesk, Reply, normalise_contact
 from bot.shop.vocabulary import normalise_order_number
 
@@ -160,28 +160,36 @@ def _order_at_place(tracker: Tracker, text: Text) -> Optional[str]:
     return buttons[place].get("payload") if place is not None and place < len(buttons) else None
 
 
+# After these, a cancellation question has its answer (or the conversation started afresh).
+CONFIRMATION_ENDS = ("action_keep_order", "action_confirm_cancellation", "action_restart", "action_session_start")
+
+
 def _asked_to_confirm_before(tracker: Tracker, number: str) -> bool:
-    """Whether the bot asked, before the shopper's latest message, whether to cancel `number`."""
-    verified = None
+    """Whether the bot asked whether to cancel `number` and the question is still unanswered
+    (another order's question came in between)."""
+    verified, asked = None, False
     for event in tracker_events.split_at_latest_message(tracker.events)[0]:
         if tracker_events.is_slot(event, "verified_order"):
             verified = event.get("value") or verified
-        elif verified == number and tracker_events.is_bot(event) and (event.get("metadata") or {}).get("utter_action") == "utter_ask_confirm_cancel":
-            return True
-    return False
+        elif any(tracker_events.is_action(event, name) for name in CONFIRMATION_ENDS):
+            asked = False
+        elif tracker_events.is_bot(event) and (event.get("metadata") or {}).get("utter_action") == "utter_ask_confirm_cancel":
+            asked = verified == number
+    return asked
 
 
 def _order_awaiting_the_address(tracker: Tracker) -> Optional[str]:
     """The order whose new address the bot asked for, when a question about another order came
-    in between and the shopper now gives the address, or asks to change it, naming no order
-    ("ok, the new address is 3 Hill Rise, Leeds"): the address is that order's, not the one
-    asked about last."""
+    in between and the shopper now gives the address, naming no order ("ok, the new address is
+    3 Hill Rise, Leeds"): the address is that order's, not the one asked about last."""
     message = tracker.latest_message
-    if entity_values(message, "order_id") or not (intent_of(message) == "change_address" or is_address(message.get("text"))):
+    if entity_values(message, "order_id") or not is_address(message.get("text")):
         return None
     verified, awaiting = None, None
     for event in tracker_events.split_at_latest_message(tracker.events)[0]:
-        if tracker_events.is_slot(event, "verified_order"):
+        if tracker_events.is_action(event, "action_restart") or tracker_events.is_action(event, "action_session_start"):
+            verified, awaiting = None, None
+        elif tracker_events.is_slot(event, "verified_order"):
             verified = event.get("value") or verified
         elif tracker_events.is_bot(event) and (event.get("metadata") or {}).get("utter_action") == "utter_ask_new_address":
             awaiting = verified
@@ -231,14 +239,14 @@ ORDER_QUESTION_BESIDE_A_NUMBER = 0.3
 
 
 def _likely_order_question(message: Dict[Text, Any]) -> bool:
-    return any(ranked.get("name") in ORDER_INTENTS and (ranked.get("confidence") or 0) >= ORDER_QUESTION_BESIDE_A_NUMBER
+    return any(ranked.get("name") in INFERRED_TOPICS and (ranked.get("confidence") or 0) >= ORDER_QUESTION_BESIDE_A_NUMBER
                for ranked in message.get("intent_ranking") or [])
 
 
 def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
     """The order question the model ranks highest for the message; else the order's status."""
     for ranked in message.get("intent_ranking") or []:
-        if ranked.get("name") in ORDER_INTENTS:
+        if ranked.get("name") in INFERRED_TOPICS:
             return ranked["name"]
     return "order_status"
 
@@ -540,7 +548,7 @@ class ActionAnswerOrderQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         topic = tracker.get_slot("order_topic") or "order_status"
-        if topic == "keep_order" and confirms_cancelling(_topic_message(tracker).get("text")):
+        if topic == "keep_order" and confirms_cancelling(tracker.latest_message.get("text")):
             topic = "cancel_order"  # (read as keeping the order, but a yes to cancelling it)
         try:
             desk = order_desk(tracker.get_slot("language"))
@@ -553,7 +561,7 @@ class ActionAnswerOrderQuestion(Action):
                 replies = [Reply("utter_address_in_the_app", {"order_number": number})]  # no change asked for
             follow_up = FOLLOW_UPS.get(replies[-1].response)
             if (
-                follow_up == "confirm_cancel" and confirms_cancelling(_topic_message(tracker).get("text"))
+                follow_up == "confirm_cancel" and confirms_cancelling(tracker.latest_message.get("text"))
                 and _asked_to_confirm_before(tracker, number)
             ):
                 # "ok now yes, cancel 100404" after its question was left for another order's:
@@ -600,6 +608,8 @@ class ActionAnswerOrderQuestion(Action):
             dispatcher.utter_message(response="utter_ask_about_other_orders", buttons=buttons)
         if follow_up is None:  # not while the bot waits for a yes or no, an address or a choice
             offer_other_questions(dispatcher, _topic_message(tracker))
+        if topic == "keep_order":
+            events.append(SlotSet("order_topic", None))  # not carried on to the next order named
         return [*events, SlotSet("follow_up", follow_up)]
 
 
@@ -676,10 +686,15 @@ class ActionConfirmCancellation(Action):
         return [SlotSet("follow_up", None)]
 
 
-# "iya jadi batal", "yes, cancel it": a yes to the cancellation, however near in words to "ga jadi
-# batal" (not cancelling after all) the model reads it.
+# "iya jadi batal", "ok yes cancel it", "yes cancel 100404": a plain yes to cancelling, however near
+# in words to "ga jadi batal" (not cancelling after all) the model reads it. The whole message, so
+# that no negation ("ya, tidak jadi batal", "ok, no need to cancel") or question ("ok so can I
+# cancel?") slips through.
 CONFIRMS_CANCELLING = re.compile(
-    r"^\W*(\w+\W+){0,2}(yes|yeah|yep|yup|ok|okay|sure|iya|ya|oke|jadi)\b[\w\s,']{0,15}\b(cancel|batal\w*|dibatal\w*)\b", re.IGNORECASE,
+    r"^\W*((yes|yeah|yep|yup|ok|okay|sure|iya|ya|oke|please|pls|now|so|then|go ahead and)\W+)*(jadi\W+)?"
+    r"(cancel|batal|batalkan|batalin|dibatalkan|dibatalin)"
+    r"(\W+(it|the order|order|aja|saja|ya|kak|min|please|pls|now|sekarang|pesanan(nya)?|#?\d{5,}))*\W*$",
+    re.IGNORECASE,
 )
 
 

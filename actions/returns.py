@@ -28,9 +28,10 @@ KIND_WORDS = {
     ),
     RETURN_AND_REFUND: ("return", "send back", "refund", "retur", "kembalikan", "dikembalikan", "pengembalian"),
 }
-# A kind named while the reason is asked changes it; not by "keep", which there means no return
-# at all ("forget it, I'll keep it").
-KIND_CHANGES = {kind: tuple(word for word in words if word != "keep") for kind, words in KIND_WORDS.items()}
+# A replacement asked for while the reason is asked changes the kind ("I'd rather have a new one").
+# Not the refund kinds: "refund" is in the words of both, and "keep" there means no return at all
+# ("forget it, I'll keep it").
+KIND_CHANGES = {REPLACEMENT: KIND_WORDS[REPLACEMENT]}
 REASON_WORDS = {
     DAMAGED: (
         "damage", "broken", "crack", "defect", "faulty", "not working", "doesn't work", "torn",

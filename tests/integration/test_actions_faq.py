@@ -10,7 +10,7 @@ from rasa_sdk.events import SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import bot_responses
-from actions.faq import ActionAnswerFaq, ActionNotSure, ActionOutOfScope, ActionPlainNo, ActionSessionStart
+from actions.faq import ASKS_WHAT_IT_MEANT, ActionAnswerFaq, ActionNotSure, ActionOutOfScope, ActionPlainNo, ActionSessionStart
 from bot.config import Config
 from bot.shop import db
 from bot.shop.demo import DEMO_IDENTITY_SECRET
@@ -251,7 +251,7 @@ ANSWERED = [{"event": "user", "text": "why was order 100003 not shipped"},
 
 
 @pytest.mark.parametrize("text", [
-    "what do you mean?", "wait what does that mean, is my lamp broken??", "sorry I don't understand", "huh?",
+    "what do you mean?", "wait what does that mean??", "sorry I don't understand", "huh?",
     "maksudnya gimana kak?", "saya kurang paham",
 ])
 async def test_a_shopper_who_did_not_follow_the_answer_hears_how_to_get_it_explained(tmp_path, demo_shop, text):
@@ -263,6 +263,11 @@ async def test_a_shopper_who_did_not_follow_the_answer_hears_how_to_get_it_expla
         messages, events = await run(action, tracker)
         # Not the closest FAQs, which are beside the point: how to get it explained, and a person.
         assert [(m["response"], [b["payload"] for b in m["buttons"]]) for m in messages] == [("utter_explain_better", ["/talk_to_human"])]
+
+
+@pytest.mark.parametrize("text", ["I don't understand how to use a voucher", "saya gak ngerti cara retur", "maksud saya refund, bukan retur"])
+def test_a_question_that_starts_with_not_understanding_is_no_request_to_explain(text):
+    assert not ASKS_WHAT_IT_MEANT.search(text)
 
 
 async def test_what_it_meant_asked_with_no_answer_before_or_in_other_words_gets_the_usual_replies(tmp_path, demo_shop):

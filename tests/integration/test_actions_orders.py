@@ -579,6 +579,9 @@ async def test_declining_keeps_the_order():
     # Read as keeping the order, but a yes to the cancellation question: the cancellation goes ahead.
     ("iya jadi batal", "utter_cancellation_requested"), ("jadi batal aja kak", "utter_cancellation_requested"),
     ("ok yes cancel it", "utter_cancellation_requested"),
+    # Negations and questions the grammar does not take for a yes.
+    ("ya, tidak jadi batal", "utter_order_kept"), ("iya ngga jadi batal", "utter_order_kept"), ("ok, no need to cancel", "utter_order_kept"),
+    ("ok I won't cancel", "utter_order_kept"), ("ok so can I cancel?", "utter_order_kept"), ("ok, cancel my cancellation request", "utter_order_kept"),
 ])
 async def test_an_answer_read_as_keeping_the_order_that_says_yes_to_cancelling_cancels(text, response):
     events = [*AFTER_CANCEL_QUESTION[:-1], {"event": "user", "text": text}]
@@ -592,8 +595,14 @@ async def test_an_answer_read_as_keeping_the_order_that_says_yes_to_cancelling_c
 async def test_a_yes_to_cancelling_read_as_keeping_the_order_with_nothing_pending_asks_to_cancel():
     slots = {"verified_order": "100001", "verified_by": "contact", "order_number": "100001", "order_topic": "keep_order"}
     dispatcher = CollectingDispatcher()
-    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, events=asked("iya jadi batal", "keep_order")), {})
+    events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text="iya jadi batal", events=asked("iya jadi batal", "keep_order")), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_confirm_cancel"]
+    # Taking back a request is never carried on to the next order named ("and 100002?").
+    assert SlotSet("order_topic", None) not in events  # (here it was no taking back)
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text="keep my order", events=asked("keep my order", "keep_order")), {})
+    assert [m["response"] for m in dispatcher.messages][0] == "utter_order_not_being_cancelled"
+    assert SlotSet("order_topic", None) in events
 
 
 async def test_a_yes_with_the_order_after_its_question_was_left_cancels_without_asking_again(demo_shop):
@@ -602,17 +611,24 @@ async def test_a_yes_with_the_order_after_its_question_was_left_cancels_without_
                     {"event": "bot", "text": "Do you want me to cancel order 100001?", "metadata": {"utter_action": "utter_ask_confirm_cancel"}},
                     *asked("wait, where is 100004 first", "track_shipment", "100004"), {"event": "slot", "name": "verified_order", "value": "100004"},
                     {"event": "slot", "name": "verified_order", "value": "100001"}]
-    # Without a yes, the question again; with one, the cancellation.
-    for text, response in (("cancel 100001", "utter_ask_confirm_cancel"), ("ok now yes cancel 100001", "utter_cancellation_requested")):
+    # A question, the question again; a yes (or the request said again), the cancellation.
+    for text, response in (("can I still cancel 100001?", "utter_ask_confirm_cancel"), ("ok now yes cancel 100001", "utter_cancellation_requested")):
         dispatcher = CollectingDispatcher()
         latest_asked = asked(text, "cancel_order", "100001")
-        await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, events=[*asked_before, *latest_asked]), {})
+        await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text=text, events=[*asked_before, *latest_asked]), {})
         assert [m["response"] for m in dispatcher.messages][0] == response
     # Never asked before: the question comes first, whatever the words.
     dispatcher = CollectingDispatcher()
     await ActionAnswerOrderQuestion().run(dispatcher, tracker({**slots, "verified_order": "100002", "order_number": "100002"},
-                                                              events=asked("yes cancel 100002", "cancel_order", "100002")), {})
+                                                              text="yes cancel 100002", events=asked("yes cancel 100002", "cancel_order", "100002")), {})
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_confirm_cancel"]
+    # The question answered "no" (or a re-run for "are you a bot?" in between, the request's own
+    # words unchanged): nothing is cancelled without a yes.
+    answered = [*asked_before[:2], {"event": "action", "name": "action_keep_order"}, *asked_before[2:]]
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker({**slots, "verified_order": "100004", "order_number": "100004"},
+                                                              text="yes cancel 100004", events=[*answered, *asked("yes cancel 100004", "cancel_order", "100004")]), {})
+    assert [m["response"] for m in dispatcher.messages] != ["utter_cancellation_requested"]
 
 
 async def test_address_change_before_shipment():
@@ -709,6 +725,7 @@ def test_each_indonesian_button_title_typed_out_is_its_own_choice(slot, words):
     ("it's broken, I want a new one", {"return_reason": "damaged"}),  # a reason: the kind stays
     ("forget it, I'll keep it", {"return_reason": None}),  # no kind: "keep" here means no return
     ("return and refund", {"return_reason": None}),  # the kind already chosen: asked again
+    ("I just want a refund", {"return_reason": None}),  # the refund kinds share words: no change
 ])
 def test_another_kind_named_while_the_reason_is_asked_changes_the_kind(text, result):
     chosen = tracker({"return_kind": "return_and_refund", "requested_slot": "return_reason"})
