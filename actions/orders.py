@@ -24,7 +24,7 @@ from actions.faq import NOT_CANCELLING, offer_other_questions
 from actions.returns import stated_reason
 from actions.forms import INFERRED_TOPICS, INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of, is_question
 from bot.shop.orders import OrderDesk, Reply, normalise_contact
-from bot.shop.vocabulary import normalise_order_number
+from bot.shop.vocabulary import DELIVERED, IN_DELIVERY, PENDING_PAYMENT, READY_TO_SHIP, normalise_order_number
 
 
 def _not_found(dispatcher: CollectingDispatcher, tracker: Tracker, keep_number: bool = False) -> Dict[Text, Any]:
@@ -151,6 +151,36 @@ def _unanswered_item_choice(tracker: Tracker) -> Optional[List[Dict[Text, Any]]]
     is asked again among those orders, not among all their orders."""
     question, buttons = _latest_order_number_question(tracker)
     return buttons if question == "utter_ask_which_order_with_item" and buttons else None
+
+
+# "the one that hasn't shipped", "yg belum dikirim", "the delivered one": an offered order by where
+# it is. (Delivered only without a negation: "the one not delivered yet" is no delivered one.)
+NOT_SHIPPED = re.compile(
+    r"\b(not|hasn'?t|hasnt|has not|haven'?t|isn'?t|yet to be|belum|blm)\b[\w\s']{0,12}?\b(ship|shipped|sent|dispatched|dikirim|kirim|terkirim)\b"
+    r"|\bunshipped\b", re.IGNORECASE,
+)
+ON_THE_WAY = re.compile(r"\b(on (its|the) way|in transit|dalam perjalanan|lagi dikirim|sedang dikirim|lagi di jalan)\b", re.IGNORECASE)
+ARRIVED = re.compile(r"\b(delivered|arrived|received|sudah sampai|udah sampai|udh sampai|sudah diterima|udah nyampe)\b", re.IGNORECASE)
+NEGATION = re.compile(r"\b(not|n'?t|never|belum|blm|ga|gak|tidak)\b", re.IGNORECASE)
+
+
+def _order_in_state(tracker: Tracker, text: Text) -> Optional[str]:
+    """The one order, among those the bot offered last as buttons, in the state the text names."""
+    _, buttons = _latest_order_number_question(tracker)
+    offered = [button["payload"] for button in buttons if button.get("payload")]
+    if NOT_SHIPPED.search(text):
+        states: Tuple[str, ...] = (PENDING_PAYMENT, READY_TO_SHIP)
+    elif ON_THE_WAY.search(text):
+        states = (IN_DELIVERY,)
+    elif ARRIVED.search(text) and not NEGATION.search(text):
+        states = (DELIVERED,)
+    else:
+        return None
+    if not offered:
+        return None
+    statuses = order_desk().statuses(offered)
+    matching = [number for number in offered if statuses.get(number) in states]
+    return matching[0] if len(matching) == 1 else None
 
 
 def _order_at_place(tracker: Tracker, text: Text) -> Optional[str]:
@@ -389,6 +419,10 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         asked_for_it = tracker.get_slot("requested_slot") == "order_number"
         if number is None and asked_for_it and intent_of(message) not in ("talk_to_human", "deny"):
             number = _order_at_place(tracker, text)
+            try:
+                number = number or _order_in_state(tracker, text)
+            except SERVICE_ERRORS:
+                pass  # (then it is asked again)
         if number is None and asked_for_it and (not is_question(text) or intent_of(message) in ORDER_INTENTS):
             # (an order question naming an item, "can I cancel the t-shirt one?", names its order;
             # another question, "does the hoodie have a warranty?", does not)

@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -430,6 +430,12 @@ def get_order(session: Session, shop_id: int, number: str) -> Optional[Order]:
     """The order with everything the bot tells about it loaded."""
     query = select(Order).where(Order.shop_id == shop_id, Order.number == number).options(*_ORDER_DETAILS)
     return session.execute(query).scalar_one_or_none()
+
+
+def order_statuses(session: Session, shop_id: int, numbers: List[str]) -> Dict[str, str]:
+    """The statuses of these orders, by number (those that exist)."""
+    query = select(Order.number, Order.status).where(Order.shop_id == shop_id, Order.number.in_(numbers))
+    return dict(session.execute(query).all())
 
 
 def order_customer(session: Session, shop_id: int, number: str) -> Optional[Customer]:

@@ -268,6 +268,11 @@ class OrderDesk:
             customer = db.order_customer(session, self.shop_id, number)
             return customer is not None and customer is db.order_customer(session, self.shop_id, verified_number)
 
+    def statuses(self, numbers: List[str]) -> Dict[str, str]:
+        """The statuses of orders this shopper was offered as buttons (their own), by number."""
+        with self.sessions() as session:
+            return db.order_statuses(session, self.shop_id, numbers)
+
     def recent_orders(self, customer_external_id: str) -> List[Tuple[str, str]]:
         """The customer's latest orders, newest first: (number, label as a button shows it)."""
         with self.sessions() as session:

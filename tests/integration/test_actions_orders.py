@@ -926,6 +926,22 @@ async def test_an_order_picked_by_its_item_after_a_refused_number_brings_no_earl
     assert [b["payload"] for b in dispatcher.messages[-1]["buttons"]] == ["100016"]
 
 
+@pytest.mark.parametrize("text, number", [
+    ("the one that hasnt shipped", "100002"), ("yg belum dikirim kak", "100002"), ("the delivered one", "100011"),
+    ("the one not delivered yet", None),  # a negation: no delivered one, and no shipping word either
+    ("the grey one", None),  # no state: asked again
+])
+async def test_a_signed_in_shopper_picks_an_offered_order_by_where_it_is(text, number):
+    hoodies = [{"title": "#100011 · Zip hoodie", "payload": "100011"}, {"title": "#100002 · Zip hoodie", "payload": "100002"}]
+    which = {"event": "bot", "text": "Several of your orders have that.", "data": {"buttons": hoodies},
+             "metadata": {"utter_action": "utter_ask_which_order_with_item"}}
+    latest = {"text": text, "intent": {"name": "inform"}, "entities": [], "metadata": signed("cust-emma")}
+    asked = Tracker("shopper", {"requested_slot": "order_number"}, latest, [*turn(), which, {"event": "user", "text": text}],
+                    False, None, {"name": "order_lookup_form"}, "action_listen")
+    result = await ValidateOrderLookupForm().validate_order_number(None, CollectingDispatcher(), asked, {})
+    assert result.get("order_number") == number
+
+
 async def test_an_order_question_about_another_item_while_asked_which_order_is_about_that_item():
     hoodies = [{"title": "#100011 · Zip hoodie", "payload": "100011"}, {"title": "#100002 · Zip hoodie", "payload": "100002"}]
     which = {"event": "bot", "text": "Several of your orders have that.", "data": {"buttons": hoodies},
