@@ -90,6 +90,8 @@ def asks_what_it_meant(tracker: Tracker) -> bool:
     return bool(ASKS_WHAT_IT_MEANT.search(text)) and tracker_events.is_bot(_last_event_before_message(tracker.events))
 
 
+# "why do you need my email?", "why not?": a why, in the answer to a question or after one.
+ASKS_WHY = re.compile(r"\b(why|what for|how come|kenapa|knp|ngapain|buat apa|untuk apa|utk apa)\b", re.IGNORECASE)
 # "so what can I do now?", "terus aku harus gimana?": what next, after an order answer.
 WHAT_NOW = re.compile(
     r"^\W*((so|ok|okay|and|then|hmm+|well|terus|trus|lalu|jadi)\W+)*("
@@ -124,6 +126,17 @@ def say_next_steps(dispatcher: CollectingDispatcher, tracker: Tracker) -> Option
         window, response = None, "utter_next_steps"  # (it names no window)
     dispatcher.utter_message(response=response, order_number=tracker.get_slot("verified_order"), return_window_days=window)
     return []
+
+
+def answer_follow_up(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[Dict[Text, Any]]]:
+    """The reply to a follow-up about the bot's last answer, whatever the model read in it: "what
+    do you mean?" or "what can I do now?". None for other messages, and while the look-up waits
+    for the contact (its own reply says what it takes)."""
+    if waits_for_the_contact(tracker):
+        return None
+    if asks_what_it_meant(tracker):
+        return say_explain_better(dispatcher, tracker)
+    return say_next_steps(dispatcher, tracker)
 
 
 def say_explain_better(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
@@ -167,11 +180,9 @@ def say_not_sure(dispatcher: CollectingDispatcher, tracker: Tracker, store: FaqS
         fallbacks_in_a_row = HandoffRules().fallbacks_in_a_row
     if not_sure_streak(tracker.events) + 1 >= fallbacks_in_a_row:
         return hand_off(dispatcher, tracker, REPEATED_FALLBACK)
-    if asks_what_it_meant(tracker):
-        return say_explain_better(dispatcher, tracker)
-    next_steps = say_next_steps(dispatcher, tracker)
-    if next_steps is not None:
-        return next_steps
+    follow_up = answer_follow_up(dispatcher, tracker)
+    if follow_up is not None:
+        return follow_up
     closest = [faq for faq, _ in faq_ranking(tracker.latest_message, store)][:RECOMMENDATIONS]
     language = tracker.get_slot("language")
     dispatcher.utter_message(response="utter_not_sure", buttons=[*(faq_button(faq, language) for faq in closest), person_button(language)])
@@ -199,9 +210,9 @@ class ActionAnswerFaq(FaqAction):
             # "why do you need my email??" reads like the FAQ on reaching the team: it asks about this question.
             dispatcher.utter_message(response="utter_contact_needed")
             return []
-        next_steps = say_next_steps(dispatcher, tracker)  # ("what should I do now?" read as a FAQ)
-        if next_steps is not None:
-            return next_steps
+        follow_up = answer_follow_up(dispatcher, tracker)  # ("what should I do now?" read as a FAQ)
+        if follow_up is not None:
+            return follow_up
         faq = selected_faq(tracker, self.store)
         if faq is None:
             return say_not_sure(dispatcher, tracker, self.store)
@@ -422,16 +433,11 @@ class ActionOutOfScope(Action):
         topic = order_question_naming_an_item(tracker)
         if topic:
             return ask_order_question(topic)
-        if asks_what_it_meant(tracker) and not waits_for_the_contact(tracker):
-            return say_explain_better(dispatcher, tracker)
-        next_steps = say_next_steps(dispatcher, tracker)
-        if next_steps is not None:
-            return next_steps
+        follow_up = answer_follow_up(dispatcher, tracker)
+        if follow_up is not None:
+            return follow_up
         dispatcher.utter_message(response="utter_contact_needed" if waits_for_the_contact(tracker) else "utter_out_of_scope")
         return []
-
-
-ASKS_WHY = re.compile(r"\b(why|what for|how come|kenapa|knp|ngapain|buat apa|untuk apa|utk apa)\b", re.IGNORECASE)
 
 
 def waits_for_the_contact(tracker: Tracker) -> bool:

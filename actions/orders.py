@@ -625,7 +625,7 @@ class ActionAnswerOrderQuestion(Action):
             # The new address came already (after "a person, please" or another order's question
             # had left the address form, or after "ok, the new address is"): the form takes it
             # instead of asking for it.
-            events.append(SlotSet("new_address", address_of(latest.get("text"))))
+            events.append(SlotSet("new_address", address_of(text)))
         if follow_up == "return_form":
             asked = _topic_message(tracker).get("text")
             reason = None if is_question(asked) else stated_reason(asked)  # "can I return it if it's too small?" states none
