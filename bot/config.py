@@ -43,6 +43,9 @@ class Config:
     # How many Rasa servers run, on consecutive ports from rasa_port: one a core (a Rasa server
     # computes on one), each conversation kept on its own (bot/rasa/client.py).
     rasa_servers: int = 2
+    # Shopper messages the web service lets each Rasa server work on at once; the others wait
+    # their turn, first come first served (bot/rasa/client.py).
+    rasa_messages_at_once: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
@@ -64,6 +67,7 @@ class Config:
             tracker_store_url=environ.get("TRACKER_STORE_URL", ""),
             lock_store_url=environ.get("LOCK_STORE_URL", ""),
             rasa_servers=max(1, int(environ.get("RASA_SERVERS", 2))),
+            rasa_messages_at_once=max(1, int(environ.get("RASA_MESSAGES_AT_ONCE", 2))),
         )
 
     @property

@@ -36,7 +36,7 @@ async def shop_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def rasa_client_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with RasaClient.connect(app[CONFIG].rasa_urls, app[CONFIG].rasa_token) as rasa:
+    async with RasaClient.connect(app[CONFIG].rasa_urls, app[CONFIG].rasa_token, app[CONFIG].rasa_messages_at_once) as rasa:
         app[RASA] = rasa
         yield
 
