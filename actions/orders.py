@@ -21,7 +21,7 @@ from actions.desk import (
     verification_locked, verified_order,
 )
 from actions.faq import NOT_CANCELLING, offer_other_questions
-from actions.returns import stated_reason
+from actions.returns import mentions_return, stated_reason, withdraws_return
 from actions.forms import INFERRED_TOPICS, INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of, is_question
 from bot.shop.orders import OrderDesk, Reply, normalise_contact
 from bot.shop.vocabulary import DELIVERED, IN_DELIVERY, PENDING_PAYMENT, READY_TO_SHIP, normalise_order_number
@@ -283,6 +283,25 @@ def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
 
 ANOTHER_ORDER = re.compile(r"\border\b", re.IGNORECASE)
 CORRECTION = re.compile(r"\b(wrong|sorry|i mean|i meant|actually|typo|mistake|salah|maksud\w*|maaf|eh)\b", re.IGNORECASE)
+# "check 100003 - sorry I meant 100002": the numbers before the correction are not asked about.
+CORRECTED_TO = re.compile(
+    r"\b(?:i\s+mean[t]?|no,?\s+wait|(?:sorry|oops|maaf),?\s+(?:wrong\s+(?:one|number)|typo)|maksud(?:nya|\s+saya|\s+sy|ku)?|eh\s+salah|salah\s+ketik|koreksi)\b",
+    re.IGNORECASE,
+)
+
+
+def named_orders(message: Dict[Text, Any]) -> List[Any]:
+    """The order numbers a message names, those after a correction only."""
+    named = [e for e in message.get("entities") or [] if e.get("entity") == "order_id"]
+    text = message.get("text") or ""
+    corrections = list(CORRECTED_TO.finditer(text))
+    if corrections and named:
+        after = corrections[-1].end()
+        later = [e for e in named if (e.get("start") if e.get("start") is not None else text.find(str(e.get("value")))) >= after]
+        named = later or named
+    return [e.get("value") for e in named]
+
+
 # "the second one", "yg kedua": a place in the list of order buttons the bot offered (newest
 # first, so "the latest" and "yg terakhir", an order's word for the latest, are the first).
 # (English "last" is left out: the bottom button, or the newest order?) Indonesian "kedua" also
@@ -409,10 +428,10 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
             # another order is named as such ("and what about order 100001?"), or sent alone or
             # as a correction ("sorry, wrong one: 100001").
             return {"order_number": previous}
-        named = entity_values(message, "order_id")
+        named = named_orders(message)
         # "my phone is 447700900123 and the order is 100004": the phone is no order.
         phones = [n for n in named if _phone_shaped(str(n))]
-        if len(named) > 1 and value in named:
+        if entity_values(message, "order_id") != named or (len(named) > 1 and value in named):
             # several orders in one message: the first one first (the answer action adds the others)
             value = next((n for n in named if n not in phones), named[0])
         number = normalise_order_number(value if isinstance(value, str) else None)
@@ -590,7 +609,19 @@ class ActionAnswerOrderQuestion(Action):
             if not number:
                 dispatcher.utter_message(response="utter_verification_locked")
                 return [SlotSet("follow_up", None), SlotSet("verified_order", None)]
-            replies = desk.answer(topic, number)
+            asked = _topic_message(tracker).get("text")
+            if withdraws_return(asked) or (
+                topic in ("cancel_order", "keep_order") and mentions_return(asked) and desk.return_pending(number)
+            ):
+                # "cancel my return", or "I started a return by mistake, can you cancel it?" on
+                # an order whose return waits for the seller: the return, not the order.
+                topic = "withdraw_return"
+            if topic == "withdraw_return" and _previous_value(tracker, "requested_slot") in RETURN_SLOTS:
+                # "never mind, cancel the return" while the bot asks for the return's details:
+                # none was on file yet; that one is dropped.
+                replies = [Reply("utter_form_stopped", {})]
+            else:
+                replies = desk.answer(topic, number)
             if topic == "change_address" and asks_which_address(_topic_message(tracker).get("text")):
                 replies = [Reply("utter_address_in_the_app", {"order_number": number})]  # no change asked for
             follow_up = FOLLOW_UPS.get(replies[-1].response)
@@ -601,15 +632,18 @@ class ActionAnswerOrderQuestion(Action):
                 # "ok now yes, cancel 100404" after its question was left for another order's:
                 # the yes was given, the question is not asked a second time.
                 replies, follow_up = desk.cancel(number), None
+            events: List[EventType] = []
+            waiting = _previous_value(tracker, "verified_order")
             if (
                 follow_up is None and tracker.get_slot("follow_up") == "confirm_cancel" and topic != "cancel_order"
-                and _previous_value(tracker, "verified_order") == number
+                and waiting and (waiting == number or _asked_to_confirm_before(tracker, waiting))
             ):
-                # A question about the order while its cancellation waits for a yes or no: the
-                # answer, then the cancellation question again.
-                replies += desk.cancel_check(number)
+                # A question about this order or another while a cancellation waits for a yes
+                # or no: the answer, then the cancellation question again (the yes is for that order).
+                replies += desk.cancel_check(waiting)
                 follow_up = FOLLOW_UPS.get(replies[-1].response)
-            events: List[EventType] = []
+                if waiting != number and follow_up == "confirm_cancel":
+                    events += [SlotSet("order_number", waiting), SlotSet("verified_order", waiting)]
             unproven: List[str] = []
             if follow_up is None:
                 replies, events, unproven = _answer_other_orders(desk, tracker, topic, number, replies)
@@ -642,7 +676,7 @@ class ActionAnswerOrderQuestion(Action):
             dispatcher.utter_message(response="utter_ask_about_other_orders", buttons=buttons)
         if follow_up is None:  # not while the bot waits for a yes or no, an address or a choice
             offer_other_questions(dispatcher, _topic_message(tracker))
-        if topic == "keep_order":
+        if topic in ("keep_order", "withdraw_return"):
             events.append(SlotSet("order_topic", None))  # not carried on to the next order named
         return [*events, SlotSet("follow_up", follow_up)]
 
@@ -698,7 +732,7 @@ def _orders_named(tracker: Tracker) -> List[Any]:
             came_while, named = messages[-1]
             messages[-1] = (came_while, [n for n in named if normalise_contact(n) != event["value"]])
         elif tracker_events.is_user(event):
-            messages.append((asking, entity_values(event.get("parse_data") or {}, "order_id")))
+            messages.append((asking, named_orders(event.get("parse_data") or {})))
     for asking, named in reversed(messages):
         # An answer to "which order?" that names none (an item: "the lamp one") starts afresh:
         # the orders of an earlier question (one refused, say) are not this one's.

@@ -65,7 +65,11 @@ def choose(text: Any, words: Dict[str, tuple]) -> Optional[str]:
     return None
 
 
-SLOT_WORDS = {"return_kind": KIND_WORDS, "return_reason": REASON_WORDS}
+# The words that answer each question: the kind's question may get the reason first ("barang
+# rusak"), the reason's only a reason or a change to a replacement ("keep" is no reason there:
+# "forget it, I'll keep it" calls the return off).
+ANSWER_WORDS = {"return_kind": (KIND_WORDS, REASON_WORDS), "return_reason": (REASON_WORDS, KIND_CHANGES)}
+CALLS_OFF = re.compile(r"\b(?:forget\s+it|never\s*mind|nvm|no\s+return)\b", re.IGNORECASE)
 
 # Words that name a reason only as the answer to "what's the reason?": in the message that
 # asks for the return they may mean something else ("it took too long", "a big order").
@@ -88,6 +92,30 @@ def stated_reason(text: Any) -> Optional[str]:
     return None
 
 
+# A return request taken back ("cancel my return", "I don't want to return it anymore", "batalkan
+# retur"), whatever order intent the words were read as: the return, not the order, is cancelled.
+WITHDRAWS_RETURN = re.compile(
+    r"\b(?:cancel|withdraw|take\s+back|revoke|retract|undo|drop|stop)\s+(?:(?:my|the|this|that|our|a)\s+)?"
+    r"(?:return|refund|exchange|replacement)\b(?!\s+(?:it|them|the\s+(?:item|order|parcel)))"
+    r"|\b(?:don'?t|do\s+not)\s+(?:want|need)\s+to\s+(?:return|send)\b.{0,30}\b(?:anymore|any\s+more|after\s+all)\b"
+    r"|\bno\s+longer\s+(?:want|need)\s+to\s+(?:return|send)\b"
+    r"|\b(?:batal(?:kan|in)?|tarik|cabut)\s+(?:(?:pengajuan|permintaan|komplain)\s+)?(?:retur|return|refund|pengembalian)"
+    r"|\b(?:ga|gak|nggak|ngga|enggak|tidak|tdk|gk)\s+jadi\s+(?:retur|return|balikin|dikembalikan|kembalikan|refund|komplain)",
+    re.IGNORECASE,
+)
+
+
+RETURN_WORDS = re.compile(r"\b(?:return(?:ing|ed)?|retur\w*|send(?:ing)?\s+(?:it\s+|them\s+)?back|pengembalian)\b", re.IGNORECASE)
+
+
+def withdraws_return(text: Any) -> bool:
+    return bool(WITHDRAWS_RETURN.search(str(text or "")))
+
+
+def mentions_return(text: Any) -> bool:
+    return bool(RETURN_WORDS.search(str(text or "")))
+
+
 class ValidateReturnForm(LettingGoFormValidation):
     def name(self) -> Text:
         return "validate_return_form"
@@ -99,9 +127,11 @@ class ValidateReturnForm(LettingGoFormValidation):
         # even on a sensitive topic, is an answer: the shopper is already asking for a return.
         if entity_values(message, slot):
             return False
+        if withdraws_return(value) or CALLS_OFF.search(str(value or "")):
+            return True  # "never mind, cancel the return": not the kind "return"
         if not (intent_of(message) in INTERRUPTING_INTENTS or entity_values(message, "order_id")):
             return False
-        return is_question(value) or not any(choose(value, words) for words in SLOT_WORDS.values())
+        return is_question(value) or not any(choose(value, words) for words in ANSWER_WORDS.get(slot, ()))
 
     @staticmethod
     def _choice(slot: Text, value: Any, words: Dict[str, tuple], dispatcher: CollectingDispatcher) -> Dict[Text, Any]:

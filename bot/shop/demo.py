@@ -41,6 +41,7 @@ from bot.shop.vocabulary import (
     LOGISTICS_OBSTACLE, MISSING_PARTS, NO_REFUND_NEEDED, NOT_AS_DESCRIBED, OTHER_REASON, PARCEL_DAMAGED,
     PARCEL_LOST, PARCEL_PROBLEMS, PENDING_PAYMENT, PLATFORM_LOGISTICS, READY_TO_SHIP, REFUND_ONLY, REFUND_PAID,
     REFUND_PENDING, REFUNDED, REJECTED, REPLACEMENT, REQUESTED, RETURN_AND_REFUND, RETURN_REASONS, SELF_SHIPPING,
+    WITHDRAWN,
     SIZE_FIT, WRONG_ITEM,
 )
 
@@ -171,8 +172,8 @@ KINDS_BY_REASON = {
 }
 
 # Outcomes of a random after-sales request.
-UNANSWERED, BY_RULE, SELLER_APPROVES, SELLER_REJECTS, PLATFORM_APPROVES, SECOND_ROUND = (
-    "unanswered", "by_rule", "seller_approves", "seller_rejects", "platform_approves", "second_round",
+UNANSWERED, BY_RULE, SELLER_APPROVES, SELLER_REJECTS, PLATFORM_APPROVES, SECOND_ROUND, BUYER_WITHDRAWS = (
+    "unanswered", "by_rule", "seller_approves", "seller_rejects", "platform_approves", "second_round", "buyer_withdraws",
 )
 
 
@@ -299,6 +300,7 @@ SCENARIOS = (
     ("return_rejected", 2),
     ("return_approved_by_platform", 2),
     ("return_second_round", 2),
+    ("return_withdrawn", 1),
     ("cancelled_by_seller", 3),
     ("cancelled_unshipped", 2),
     ("cancelled_unpaid", 2),
@@ -726,6 +728,9 @@ class _DemoShop:
     def _return_second_round(self, person: Person) -> Order:
         return self._delivered_with_request(person, SECOND_ROUND)
 
+    def _return_withdrawn(self, person: Person) -> Order:
+        return self._delivered_with_request(person, BUYER_WITHDRAWS)
+
     def _delivered_with_request(self, person: Person, outcome: str) -> Order:
         """A delivered order with an after-sales request that ends (so far) in `outcome`."""
         settings, rule = self.settings, self.settings.return_auto_approval
@@ -775,6 +780,10 @@ class _DemoShop:
                 APPROVED, DECIDED_BY_SELLER_RULE, requested_at + minutes(1), round_,
                 "Approved at once by the shop's return rule",
             ))
+        if outcome == BUYER_WITHDRAWS:  # taken back before anyone decided it
+            earliest = requested_at + minutes(10)
+            withdrawn_at = self._moment(earliest, max(earliest, platform_at - minutes(10)))
+            return [_Step(WITHDRAWN, BUYER, withdrawn_at, round_, "Withdrawn by the buyer")]
         if outcome in (UNANSWERED, PLATFORM_APPROVES):
             return self._approved(kind, _Step(
                 APPROVED, DECIDED_BY_PLATFORM, platform_at, round_,

@@ -22,7 +22,7 @@ from bot.shop.vocabulary import (
     APPROVED, BUYER, BY_BUYER, CANCEL_INSTANTLY, CANCELLED, DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, KIND_TEXT,
     KIND_TEXT_ID, NO_REFUND_NEEDED, PENDING_PAYMENT, PHRASE_PATTERNS_ID, PHRASES_ID, PLATFORM_APPROVED, READY_TO_SHIP,
     REASON_TEXT, REASON_TEXT_ID, REFUND_PAID, REFUND_PENDING, REFUNDED, REQUESTED, RETURN_AND_REFUND, SELF_SHIPPING,
-    STATUS_TEXT, STATUS_TEXT_ID,
+    STATUS_TEXT, STATUS_TEXT_ID, WITHDRAWN,
 )
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,12 @@ WORDINGS = {
 }
 
 
+def _live_request(order: Order) -> Optional[AfterSalesRequest]:
+    """The order's latest after-sales request, unless the buyer withdrew it (a new one may be asked for)."""
+    latest = order.after_sales[-1] if order.after_sales else None
+    return None if latest is None or latest.status == WITHDRAWN else latest
+
+
 def _for_kind(response: str, kind: str) -> str:
     """An approval's reply says what happens next, which depends on the kind: a refund only
     needs no item back, a replacement ships instead of a refund."""
@@ -138,6 +144,9 @@ ANSWER_METHODS = {
     "return_request": "return_check",
     "keep_order": "withdraw_cancellation",
 }
+# Order questions that no intent names, told by their words (actions/orders.py): a
+# cancellation, or "I'll keep it", that names the return.
+WORDED_TOPICS = {"withdraw_return": "withdraw_return"}
 
 
 # How many of a signed-in customer's latest orders `orders_with_item` looks through.
@@ -310,7 +319,7 @@ class OrderDesk:
 
         Topics that need a yes/no or more details end with the question that asks for them.
         """
-        return getattr(self, ANSWER_METHODS[topic])(number)
+        return getattr(self, ANSWER_METHODS.get(topic) or WORDED_TOPICS[topic])(number)
 
     def _load(self, session: Session, number: str) -> Order:
         order = db.get_order(session, self.shop_id, number)
@@ -361,7 +370,7 @@ class OrderDesk:
     def _delivered_status(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
         """Delivered, and what the shopper may still do: a return request's state when there is
         one, else until when a return can be asked for, or that the window has closed."""
-        if order.after_sales:
+        if _live_request(order) is not None:
             return [Reply("utter_order_status_delivered_on", values), *self._after_sales_replies(order, values)]
         delivered_at = order.shipment.delivered_at if order.shipment else None
         state, _ = rules.return_eligibility(delivered_at, self.clock(), self.settings.return_window_days)
@@ -524,7 +533,7 @@ class OrderDesk:
 
     def _return_answer(self, order: Order, values: Dict[str, Any], now: datetime) -> List[Reply]:
         """`utter_ask_return_kind` when a return can be requested; else why not."""
-        last_request = order.after_sales[-1] if order.after_sales else None
+        last_request = _live_request(order)
         if last_request is not None and not rules.may_reopen_return(last_request.status, last_request.round):
             return self._after_sales_replies(order, values)
         delivered_at = order.shipment.delivered_at if order.shipment else None
@@ -561,10 +570,10 @@ class OrderDesk:
             values["auto_approval_at"] = self.wording.when(
                 rules.platform_auto_approval_at(order.ready_to_ship_at, now, self.settings.platform_auto_approval_hours)
             )
-            if order.after_sales:
+            request = _live_request(order)
+            if request is not None:
                 # The buyer disputes the rejection: the request's next and last approval round,
                 # which no seller rule decides.
-                request = order.after_sales[-1]
                 request.round, request.status = request.round + 1, REQUESTED
                 request.decided_at = request.decided_by = None
                 request.history.append(AfterSalesEvent(occurred_at=now, status=REQUESTED, actor=BUYER, round=request.round))
@@ -580,9 +589,34 @@ class OrderDesk:
                 return [Reply(_for_kind("utter_return_auto_approved", kind), values)]
             return [Reply("utter_return_requested", values)]
 
+    def return_pending(self, number: str) -> bool:
+        """Whether the order's return request waits for the seller (the buyer may withdraw it)."""
+        with self.sessions() as session:
+            request = _live_request(self._load(session, number))
+            return request is not None and request.status == REQUESTED
+
+    def withdraw_return(self, number: str) -> List[Reply]:
+        """Take back the buyer's return request while the seller has not decided it: the buyer
+        keeps the item, and may ask again while the return window is open. One decided (or
+        approved by the marketplace's deadline) is for a person to undo."""
+        with db.transaction(self.sessions) as session:
+            order = self._load(session, number)
+            values = self._base(order)
+            request = _live_request(order)
+            if request is None:
+                return [Reply("utter_no_return_to_withdraw", values)]
+            if request.status != REQUESTED or self.clock() > self._platform_auto_approval_at(order, request):
+                return [*self._after_sales_replies(order, values), Reply("utter_return_not_withdrawable", values)]
+            request.status = WITHDRAWN
+            request.history.append(AfterSalesEvent(occurred_at=self.clock(), status=WITHDRAWN, actor=BUYER, round=request.round))
+            delivered_at = order.shipment.delivered_at if order.shipment else None
+            state, _ = rules.return_eligibility(delivered_at, self.clock(), self.settings.return_window_days)
+            return [Reply("utter_return_withdrawn" if state == rules.ELIGIBLE else "utter_return_withdrawn_window_closed", values)]
+
     def _after_sales_replies(self, order: Order, values: Dict[str, Any]) -> List[Reply]:
+        """The order's after-sales request as it stands: a withdrawn one only while no other followed."""
         replies = []
-        for request in order.after_sales:
+        for request in [r for r in order.after_sales if r.status != WITHDRAWN] or order.after_sales[-1:]:
             request_values = {
                 **values,
                 "kind_text": self.wording.kind.get(request.kind, request.kind),
@@ -598,6 +632,9 @@ class OrderDesk:
                 request_values["auto_approval_at"] = self.wording.when(deadline)
                 if self.clock() > deadline:
                     status = PLATFORM_APPROVED  # the marketplace's rule has decided it, whatever our data says
+            if status == WITHDRAWN:
+                withdrawn_at = max((e.occurred_at for e in request.history if e.status == WITHDRAWN), default=request.requested_at)
+                request_values["withdrawn_on"] = self.wording.day(withdrawn_at)
             if request.status == REFUNDED:
                 request_values["refunded_on"] = self.wording.day(request.refunded_at or request.decided_at)
             response = f"utter_after_sales_{status}"

@@ -52,7 +52,7 @@ from bot.shop.hours import WorkingHours, is_open
 from bot.shop.orders import ANSWER_METHODS
 from bot.shop.vocabulary import (
     APPROVED, AUTOMATIC, BUYER, BY_BUYER, BY_SELLER, CANCELLATION_TYPE_TEXT, CANCELLATION_TYPES, DECIDERS, KIND_TEXT, LOGISTICS_OBSTACLE,
-    READY_TO_SHIP, REJECTED, REQUESTED, SELF_SHIPPING, normalise_order_number,
+    READY_TO_SHIP, REJECTED, REQUESTED, SELF_SHIPPING, WITHDRAWN, normalise_order_number,
 )
 
 log = logging.getLogger(__name__)
@@ -407,7 +407,7 @@ def after_sales(
             counted.append((request, minutes))
         elif any(r.decided_by == rules.DECIDED_BY_PLATFORM for r in request.rounds[: rules.MAX_APPROVAL_ROUNDS]):
             platform += 1
-        else:
+        elif request.status != WITHDRAWN:  # (one the buyer took back waits for nobody)
             undecided += 1
     per_round = tuple(
         _mean([m for request, _ in counted if len(request.rounds) > i

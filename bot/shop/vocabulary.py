@@ -94,7 +94,9 @@ REASON_TEXT_ID = {
 }
 
 REQUESTED, APPROVED, REJECTED, REFUNDED = "requested", "approved", "rejected", "refunded"
-AFTER_SALES_STATUSES = (REQUESTED, APPROVED, REJECTED, REFUNDED)
+# Taken back by the buyer before anyone decided it (in the chat: "cancel my return").
+WITHDRAWN = "withdrawn"
+AFTER_SALES_STATUSES = (REQUESTED, APPROVED, REJECTED, REFUNDED, WITHDRAWN)
 # Never stored: a request still `requested` after the platform's auto-approval time has been
 # approved by the marketplace, whatever the shop's data says (`utter_after_sales_platform_approved`).
 PLATFORM_APPROVED = "platform_approved"

@@ -88,6 +88,12 @@ def test_address_form_lets_go_of_everything_but_an_address(latest, interrupts):
         ("return_reason", message('/inform{"return_reason": "size_fit"}', return_reason="size_fit"), False),
         ("return_kind", message("Refund only", "faq"), False),
         ("return_kind", message("how long does a refund take?", "faq"), True),
+        # Calling the return off is no choice of the kind "return", whatever it was read as.
+        ("return_kind", message("never mind, cancel the return", "cancel_order"), True),
+        ("return_kind", message("ga jadi retur deh", "affirm"), True),
+        ("return_reason", message("actually forget it i'll keep it", "keep_order"), True),
+        ("return_reason", message("no, I'll keep it", "deny"), True),
+        ("return_reason", message("I'd rather have a replacement", "deny"), False),
     ],
 )
 def test_return_form_lets_go_of_questions_even_with_a_reason_word(slot, latest, interrupts):

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import (
     ActionAnswerOrderQuestion, ActionAskOrderContact, ActionAskOrderNumber, ActionConfirmCancellation, ActionKeepOrder,
-    ActionSubmitAddressChange, ValidateAddressForm, ValidateOrderLookupForm,
+    ActionSubmitAddressChange, ValidateAddressForm, ValidateOrderLookupForm, named_orders,
 )
 from actions import desk
 from actions.returns import KIND_WORDS, REASON_WORDS, ActionSubmitReturn, ValidateReturnForm, choose
@@ -605,6 +605,70 @@ async def test_a_yes_to_cancelling_read_as_keeping_the_order_with_nothing_pendin
     assert SlotSet("order_topic", None) in events
 
 
+@pytest.mark.parametrize("text, intent", [
+    ("cancel my return for 100011", "cancel_order"),
+    ("I don't want to return it anymore, I'll keep it", "keep_order"),
+    ("batalkan retur 100011 kak", "return_request"),
+])
+async def test_cancelling_the_return_withdraws_the_return_request_not_the_order(demo_shop, text, intent):
+    slots = {"verified_order": "100011", "verified_by": "contact", "order_number": "100011", "order_topic": intent}
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text=text, events=asked(text, intent, "100011")), {})
+    assert [m["response"] for m in dispatcher.messages][0] == "utter_return_withdrawn"
+    assert SlotSet("order_topic", None) in events and SlotSet("follow_up", None) in events  # done: nothing asked back
+    # Said again: nothing is left to withdraw.
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text=text, events=asked(text, intent, "100011")), {})
+    assert [m["response"] for m in dispatcher.messages][0] == "utter_no_return_to_withdraw"
+
+
+async def test_cancelling_an_order_whose_return_waits_for_the_seller_with_the_return_named_withdraws_the_return(demo_shop):
+    text = "i started a return on 100011 by mistake, can u cancel it"
+    slots = {"verified_order": "100011", "verified_by": "contact", "order_number": "100011", "order_topic": "cancel_order"}
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text=text, events=asked(text, "cancel_order", "100011")), {})
+    assert [m["response"] for m in dispatcher.messages][0] == "utter_return_withdrawn"
+    # With no return waiting, the same words are about the order itself.
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text=text, events=asked(text, "cancel_order", "100011")), {})
+    assert [m["response"] for m in dispatcher.messages][0] == "utter_cannot_cancel_delivered"
+
+
+async def test_another_orders_question_while_a_cancellation_waits_for_a_yes_asks_it_again(demo_shop):
+    text = "actually where is 100004 first?"
+    events = [{"event": "slot", "name": "verified_order", "value": "100001"},
+              {"event": "bot", "text": "Do you want me to cancel order 100001?", "metadata": {"utter_action": "utter_ask_confirm_cancel"}},
+              *asked(text, "track_shipment", "100004"), {"event": "slot", "name": "verified_order", "value": "100004"}]
+    slots = {"verified_order": "100004", "verified_by": "contact", "order_number": "100004", "order_topic": "track_shipment",
+             "follow_up": "confirm_cancel"}
+    dispatcher = CollectingDispatcher()
+    result = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text=text, events=events), {})
+    said = [m["response"] for m in dispatcher.messages]
+    assert said[0].startswith("utter_tracking") and said[-1] == "utter_ask_confirm_cancel"
+    assert dispatcher.messages[-1]["order_number"] == "100001"
+    # The yes that follows is for 100001.
+    assert SlotSet("verified_order", "100001") in result and result[-1] == SlotSet("follow_up", "confirm_cancel")
+    assert SlotSet("order_number", "100001") in result  # (else the verified order is not the one asked about)
+
+
+async def test_calling_off_the_return_being_asked_for_drops_it(demo_shop):
+    slots = {"verified_order": "100005", "verified_by": "contact", "order_number": "100005", "order_topic": "cancel_order"}
+    text = "never mind, cancel the return"
+    form_asked = [{"event": "slot", "name": "requested_slot", "value": "return_kind"}, *asked(text, "cancel_order")]
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text=text, events=form_asked), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_form_stopped"]
+    assert SlotSet("follow_up", None) in events
+
+
+async def test_cancelling_the_order_and_returning_it_is_no_withdrawal(demo_shop):
+    slots = {"verified_order": "100005", "verified_by": "contact", "order_number": "100005", "order_topic": "cancel_order"}
+    text = "cancel my order and return it"
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerOrderQuestion().run(dispatcher, tracker(slots, text=text, events=asked(text, "cancel_order", "100005")), {})
+    assert [m["response"] for m in dispatcher.messages][0] == "utter_cannot_cancel_delivered"
+
+
 async def test_a_yes_with_the_order_after_its_question_was_left_cancels_without_asking_again(demo_shop):
     slots = {"verified_order": "100001", "verified_by": "contact", "order_number": "100001", "order_topic": "cancel_order"}
     asked_before = [{"event": "slot", "name": "verified_order", "value": "100001"},
@@ -1017,3 +1081,26 @@ async def test_a_reason_given_with_the_return_request_is_not_asked_again():
                 *asked("can I return 100005 if it's the wrong size?", "return_request", "100005")]
     events = await ActionAnswerOrderQuestion().run(CollectingDispatcher(), tracker(left_half_way, events=mid_form), {})
     assert events == [SlotSet("follow_up", "return_form")]
+
+
+@pytest.mark.parametrize("text, named", [
+    ("check order 100003 - sorry I meant 100002", ["100002"]),
+    ("cek pesanan 100003 eh salah, maksudnya 100002", ["100002"]),
+    ("where are 100004 and 100005?", ["100004", "100005"]),
+    ("I mean, where is 100004?", ["100004"]),  # nothing before the correction
+])
+def test_a_correction_names_only_the_orders_after_it(text, named):
+    entities = [{"entity": "order_id", "value": m.group(), "start": m.start()} for m in re.finditer(r"\d{6}", text)]
+    assert named_orders({"text": text, "entities": entities}) == named
+    # Without positions (older events), by where the number stands in the text.
+    assert named_orders({"text": text, "entities": [{"entity": "order_id", "value": e["value"]} for e in entities]}) == named
+
+
+async def test_the_corrected_order_is_looked_up(demo_shop):
+    text = "hi, I want to check order 100001 - sorry I meant 100002"
+    entities = [{"entity": "order_id", "value": "100001", "start": 26}, {"entity": "order_id", "value": "100002", "start": 50}]
+    latest = {"text": text, "intent": {"name": "order_status"}, "entities": entities, "metadata": {}}
+    asked_it = Tracker("shopper", {"order_number": "100001", "requested_slot": None}, latest,
+                       [{"event": "user", "text": text, "parse_data": latest}], False, None, {}, "action_listen")
+    slots = await ValidateOrderLookupForm().validate_order_number("100001", CollectingDispatcher(), asked_it, {})
+    assert slots["order_number"] == "100002"

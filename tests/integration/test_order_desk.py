@@ -6,7 +6,9 @@ from sqlalchemy import select
 from bot.shop import db
 from bot.nlu.spacy_pipeline import build_pipeline
 from bot.shop.orders import OrderDesk, normalise_contact
-from bot.shop.vocabulary import PLATFORM_LOGISTICS, READY_TO_SHIP, is_order_number, normalise_order_number
+from bot.shop.vocabulary import (
+    BUYER, PLATFORM_LOGISTICS, READY_TO_SHIP, REQUESTED, WITHDRAWN, is_order_number, normalise_order_number,
+)
 
 
 def desk_at(shop, days_later):
@@ -81,6 +83,38 @@ def test_a_decided_cancellation_is_final(demo_context):
         [reply] = desk.withdraw_cancellation(number)
         assert reply.response == "utter_cancellation_final" and reply.values["cancelled_on"]
         assert responses(desk.cancellation_reason(number))[0].startswith("utter_cancellation_reason_")
+
+
+def test_a_return_request_the_seller_has_not_decided_can_be_taken_back_and_asked_for_again(demo_context):
+    desk = desk_at(demo_context, 0)
+    assert responses(desk.withdraw_return("100005")) == ["utter_no_return_to_withdraw"]  # delivered, none asked
+    [withdrawn] = desk.withdraw_return("100011")
+    assert withdrawn.response == "utter_return_withdrawn" and withdrawn.values["return_until"]
+    with desk.sessions() as session:
+        request = session.execute(select(db.AfterSalesRequest).join(db.Order).where(db.Order.number == "100011")).scalar_one()
+        assert request.status == WITHDRAWN and (request.history[-1].status, request.history[-1].actor) == (WITHDRAWN, BUYER)
+    # Nothing waits for the seller or the marketplace any more; the shopper is told it was withdrawn.
+    assert desk.marketplace_deadline("100011") is None
+    [status] = desk.refund_status("100011")
+    assert status.response == "utter_after_sales_withdrawn" and status.values["withdrawn_on"]
+    assert responses(desk.order_status("100011")) == ["utter_order_status_delivered"]
+    assert responses(desk.withdraw_return("100011")) == ["utter_no_return_to_withdraw"]
+    # A change of mind again: a new request, not a dispute of the withdrawn one.
+    assert responses(desk.return_check("100011")) == ["utter_ask_return_kind"]
+    assert responses(desk.request_return("100011", "refund_only", "damaged"))[0].startswith(("utter_return_requested", "utter_return_auto_approved"))
+    # Its state is the new request's alone.
+    assert responses(desk.refund_status("100011"))[0] in ("utter_after_sales_requested", "utter_after_sales_approved_refund_only")
+    assert len(desk.refund_status("100011")) == 1 and len(desk.order_status("100011")) == 2
+
+
+def test_a_decided_return_request_is_for_a_person_to_undo(demo_context):
+    assert responses(desk_at(demo_context, 0).withdraw_return("100012")) == ["utter_after_sales_refunded", "utter_return_not_withdrawable"]
+    # Unanswered past the marketplace's deadline: approved by the marketplace, whatever the data says.
+    late = desk_at(demo_context, 2)
+    assert responses(late.withdraw_return("100011")) == ["utter_after_sales_platform_approved", "utter_return_not_withdrawable"]
+    with late.sessions() as session:
+        status = session.execute(select(db.AfterSalesRequest.status).join(db.Order).where(db.Order.number == "100011")).scalar_one()
+    assert status == REQUESTED
 
 
 def test_the_status_of_a_delivered_order_says_what_the_shopper_may_still_do(demo_context):

@@ -15,7 +15,7 @@ from bot.shop.rules import DecisionRound
 from bot.shop.vocabulary import (
     APPROVED, AUTOMATIC, BUYER, BY_BUYER, BY_SELLER, CANCELLED, DECIDED_BY_PLATFORM, DECIDED_BY_SELLER,
     DECIDED_BY_SELLER_RULE, DELIVERED, IN_DELIVERY, LOGISTICS_OBSTACLE, PENDING_PAYMENT, PLATFORM_LOGISTICS,
-    READY_TO_SHIP, REFUNDED, REJECTED, REQUESTED, SELF_SHIPPING,
+    READY_TO_SHIP, REFUNDED, REJECTED, REQUESTED, SELF_SHIPPING, WITHDRAWN,
 )
 
 UTC = timezone.utc
@@ -179,6 +179,19 @@ def test_handling_time_sums_up_to_two_rounds_counts_the_rule_as_one_minute_and_l
     assert (section.platform_excluded, section.undecided) == (1, 2)
     # 150 and 300 min are "1 to 6 h", 1 min is "up to 1 h".
     assert dict(section.buckets) == {"up to 1 h": 1, "1 to 6 h": 2, "6 to 12 h": 0, "12 to 24 h": 0, "over 24 h": 0}
+
+
+def test_a_request_the_buyer_withdrew_waits_for_nobody_but_its_decided_round_still_counts():
+    withdrawn = [
+        # Taken back before anyone decided it: neither counted nor waiting for the seller.
+        request(8, [(NOW - 3 * HOUR, None, None)], status=WITHDRAWN, ready_to_ship_at=NOW - 3 * DAY),
+        # Rejected after 1 h, disputed, then taken back: the seller's first decision counts.
+        request(9, [(T, T + HOUR, DECIDED_BY_SELLER), (T + DAY, None, None)], status=WITHDRAWN),
+    ]
+    section = report.after_sales(REQUESTS + withdrawn, NOW, platform_hours=24)
+    assert (section.platform_excluded, section.undecided) == (1, 2)  # as without them
+    assert section.counted == 4 and section.average_minutes == pytest.approx((451 + 60) / 4)
+    assert [a.request_id for a in section.awaiting] == [5, 6]
 
 
 def test_requests_awaiting_the_seller_with_the_time_left_before_the_platform_approves_them():
