@@ -281,8 +281,13 @@ def _ranked_order_topic(message: Dict[Text, Any]) -> Text:
     return "order_status"
 
 
-ANOTHER_ORDER = re.compile(r"\border\b", re.IGNORECASE)
+ANOTHER_ORDER = re.compile(r"\b(order|pesanan)\b", re.IGNORECASE)
 CORRECTION = re.compile(r"\b(wrong|sorry|i mean|i meant|actually|typo|mistake|salah|maksud\w*|maaf|eh)\b", re.IGNORECASE)
+# "ok and 100012?", "kalau 100006?": a question about another order, not a phone.
+ASKS_ABOUT_ANOTHER = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|oke|hmm|so|now|sekarang)\W+)*(?:and|what about|how about|then|kalau|kalo|klo|gimana|bagaimana(?:\s+dengan)?|terus|trus|lalu|cek|check)\b",
+    re.IGNORECASE,
+)
 # "check 100003 - sorry I meant 100002": the numbers before the correction are not asked about.
 CORRECTED_TO = re.compile(
     r"\b(?:i\s+mean[t]?|no,?\s+wait|(?:sorry|oops|maaf),?\s+(?:wrong\s+(?:one|number)|typo)|maksud(?:nya|\s+saya|\s+sy|ku)?|eh\s+salah|salah\s+ketik|koreksi)\b",
@@ -422,7 +427,7 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         text = message.get("text") or ""
         if tracker.get_slot("requested_slot") == "order_contact" and previous and not (
             intent_of(message) in ORDER_INTENTS or ANOTHER_ORDER.search(text) or _only_an_order_number(text)
-            or (CORRECTION.search(text) and not _phone_shaped(str(value or "")))
+            or ((CORRECTION.search(text) or ASKS_ABOUT_ANOTHER.search(text)) and not _phone_shaped(str(value or "")))
         ):
             # A phone number typed while the contact is asked for can look like an order number;
             # another order is named as such ("and what about order 100001?"), or sent alone or

@@ -17,7 +17,7 @@ from bot.shop.demo import DEMO_IDENTITY_SECRET
 from bot.shop.identity import signed_identity
 from tests.e2e.shop_web import PRODUCT_TOKEN, RUN_ID, texts
 
-LOCKED = "stop asking here"  # utter_verification_locked
+LOCKED = "look up orders from here for a while"  # utter_verification_locked
 NOT_FOUND = "couldn't find an order"  # utter_order_not_found
 ASK_CONTACT = "what's the e-mail address or phone number"  # utter_ask_order_contact
 

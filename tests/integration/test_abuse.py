@@ -19,10 +19,6 @@ from bot.shop.identity import CLIENT_ADDRESS, client_of, signed_identity
 from bot.shop.orders import OrderDesk
 from bot.web.app import create_app
 
-LOCKED = "stop asking here"  # utter_verification_locked
-NOT_FOUND = "couldn't find an order"  # utter_order_not_found
-ASK_CONTACT = "what's the e-mail address or phone number"  # utter_ask_order_contact
-
 
 # --- broken text ---------------------------------------------------------------------
 

@@ -164,6 +164,8 @@ async def test_no_number_gets_help_instead_of_a_bare_refusal(text, response):
     ("sorry wrong one, 100001", "100001"), ("eh salah, 100001 kak", "100001"),
     ("100001 is the reference my friend gave me", "100004"),  # no correction: the asked order stays
     ("sorry, my phone is 447700900456", "100004"),
+    ("ok and 100001?", "100001"), ("kalau 100001?", "100001"),  # asks about another order instead
+    ("and my phone is 447700900456", "100004"),
 ])
 async def test_a_corrected_order_number_replaces_the_one_asked_about(text, kept):
     asking = Tracker("shopper", {"requested_slot": "order_contact", "order_number": "100004"},
