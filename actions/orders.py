@@ -23,7 +23,7 @@ from actions.desk import (
 from actions.faq import NOT_CANCELLING, offer_other_questions
 from actions.returns import mentions_return, stated_reason, withdraws_return
 from actions.forms import INFERRED_TOPICS, INTERRUPTING_INTENTS, ORDER_INTENTS, LettingGoFormValidation, entity_values, intent_of, is_question
-from bot.shop.orders import OrderDesk, Reply, normalise_contact
+from bot.shop.orders import WITHDRAW_RETURN, OrderDesk, Reply, normalise_contact
 from bot.shop.vocabulary import DELIVERED, IN_DELIVERY, PENDING_PAYMENT, READY_TO_SHIP, normalise_order_number
 
 
@@ -437,7 +437,8 @@ class ValidateOrderLookupForm(LettingGoFormValidation):
         # "my phone is 447700900123 and the order is 100004": the phone is no order.
         phones = [n for n in named if _phone_shaped(str(n))]
         if entity_values(message, "order_id") != named or (len(named) > 1 and value in named):
-            # several orders in one message: the first one first (the answer action adds the others)
+            # a number corrected away, or several orders in one message: the first one (left)
+            # first (the answer action adds the others)
             value = next((n for n in named if n not in phones), named[0])
         number = normalise_order_number(value if isinstance(value, str) else None)
         asked_for_it = tracker.get_slot("requested_slot") == "order_number"
@@ -614,20 +615,21 @@ class ActionAnswerOrderQuestion(Action):
             if not number:
                 dispatcher.utter_message(response="utter_verification_locked")
                 return [SlotSet("follow_up", None), SlotSet("verified_order", None)]
-            asked = _topic_message(tracker).get("text")
+            topic_message = _topic_message(tracker)
+            asked = topic_message.get("text")
             if withdraws_return(asked) or (
                 topic in ("cancel_order", "keep_order") and mentions_return(asked) and desk.return_pending(number)
             ):
                 # "cancel my return", or "I started a return by mistake, can you cancel it?" on
                 # an order whose return waits for the seller: the return, not the order.
-                topic = "withdraw_return"
-            if topic == "withdraw_return" and _previous_value(tracker, "requested_slot") in RETURN_SLOTS:
+                topic = WITHDRAW_RETURN
+            if topic == WITHDRAW_RETURN and _previous_value(tracker, "requested_slot") in RETURN_SLOTS:
                 # "never mind, cancel the return" while the bot asks for the return's details:
                 # none was on file yet; that one is dropped.
                 replies = [Reply("utter_form_stopped", {})]
             else:
                 replies = desk.answer(topic, number)
-            if topic == "change_address" and asks_which_address(_topic_message(tracker).get("text")):
+            if topic == "change_address" and asks_which_address(asked):
                 replies = [Reply("utter_address_in_the_app", {"order_number": number})]  # no change asked for
             follow_up = FOLLOW_UPS.get(replies[-1].response)
             if (
@@ -666,7 +668,6 @@ class ActionAnswerOrderQuestion(Action):
             # instead of asking for it.
             events.append(SlotSet("new_address", address_of(text)))
         if follow_up == "return_form":
-            asked = _topic_message(tracker).get("text")
             reason = None if is_question(asked) else stated_reason(asked)  # "can I return it if it's too small?" states none
             # A reason given already ("it arrived broken") is kept: the form asks only the kind.
             if _previous_value(tracker, "requested_slot") not in RETURN_SLOTS:
@@ -680,8 +681,8 @@ class ActionAnswerOrderQuestion(Action):
             buttons = [{"title": f"#{other}", "payload": other} for other in unproven]
             dispatcher.utter_message(response="utter_ask_about_other_orders", buttons=buttons)
         if follow_up is None:  # not while the bot waits for a yes or no, an address or a choice
-            offer_other_questions(dispatcher, _topic_message(tracker))
-        if topic in ("keep_order", "withdraw_return"):
+            offer_other_questions(dispatcher, topic_message)
+        if topic in ("keep_order", WITHDRAW_RETURN):
             events.append(SlotSet("order_topic", None))  # not carried on to the next order named
         return [*events, SlotSet("follow_up", follow_up)]
 

@@ -103,8 +103,7 @@ WITHDRAWS_RETURN = re.compile(
     r"|\b(?:ga|gak|nggak|ngga|enggak|tidak|tdk|gk)\s+jadi\s+(?:retur|return|balikin|dikembalikan|kembalikan|refund|komplain)",
     re.IGNORECASE,
 )
-
-
+# The return named at all ("I started a return by mistake, can you cancel it?").
 RETURN_WORDS = re.compile(r"\b(?:return(?:ing|ed)?|retur\w*|send(?:ing)?\s+(?:it\s+|them\s+)?back|pengembalian)\b", re.IGNORECASE)
 
 

@@ -69,7 +69,7 @@ class RasaClient:
     message waits in proportion to its own work: an order look-up (a form's validation and its
     answer, each a round trip to the action server) took twice a FAQ's time. Taken in turn,
     every message waits about as long, for the same throughput (`make benchmark-load`: p95
-    1.53 times the mean where it was 1.70). Two at once: while one waits for the action server
+    1.57 times the mean where it was 1.70-1.76). Two at once: while one waits for the action server
     the other has the server's core."""
 
     # Generous: while a retrained model is swapped in, Rasa holds messages until it is loaded (~30 s).

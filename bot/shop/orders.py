@@ -144,9 +144,9 @@ ANSWER_METHODS = {
     "return_request": "return_check",
     "keep_order": "withdraw_cancellation",
 }
-# Order questions that no intent names, told by their words (actions/orders.py): a
+# An order question that no intent names, told by its words (actions/orders.py): a
 # cancellation, or "I'll keep it", that names the return.
-WORDED_TOPICS = {"withdraw_return": "withdraw_return"}
+WITHDRAW_RETURN = "withdraw_return"
 
 
 # How many of a signed-in customer's latest orders `orders_with_item` looks through.
@@ -319,7 +319,9 @@ class OrderDesk:
 
         Topics that need a yes/no or more details end with the question that asks for them.
         """
-        return getattr(self, ANSWER_METHODS.get(topic) or WORDED_TOPICS[topic])(number)
+        if topic == WITHDRAW_RETURN:
+            return self.withdraw_return(number)
+        return getattr(self, ANSWER_METHODS[topic])(number)
 
     def _load(self, session: Session, number: str) -> Order:
         order = db.get_order(session, self.shop_id, number)
